@@ -1,0 +1,88 @@
+/* JSON-lines logger: formats, escapes and writes one line per call to stderr. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static enum wr_log_level log_threshold = WR_LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void wr_log_set_level(enum wr_log_level level)
+{
+    log_threshold = level;
+}
+
+int wr_log_level_parse(const char *text, enum wr_log_level *out)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+        if (strcmp(text, level_names[i]) == 0) {
+            *out = (enum wr_log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Appends text to buf[*len..size) as the inside of a JSON string. */
+static void append_json_escaped(char *buf, size_t size, size_t *len, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p && *len + 7 < size; p++) {
+        if (*p == '"' || *p == '\\') {
+            buf[(*len)++] = '\\';
+            buf[(*len)++] = (char)*p;
+        } else if (*p == '\n') {
+            buf[(*len)++] = '\\';
+            buf[(*len)++] = 'n';
+        } else if (*p < 0x20) {
+            *len += (size_t)snprintf(buf + *len, size - *len, "\\u%04x", *p);
+        } else {
+            buf[(*len)++] = (char)*p;
+        }
+    }
+    buf[*len] = '\0';
+}
+
+void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...)
+{
+    if (level < log_threshold)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char line[4096];
+    size_t len = strftime(line, sizeof line, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    len += (size_t)snprintf(line + len, sizeof line - len,
+                            ".%03ldZ\",\"level\":\"%s\",\"component\":\"",
+                            now.tv_nsec / 1000000, level_names[level]);
+    append_json_escaped(line, sizeof line, &len, component);
+    len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
+    append_json_escaped(line, sizeof line - 3, &len, msg);
+    len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
+    fwrite(line, 1, len, stderr);
+}
+
+void wr_redact_url(const char *url, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s", url);
+    char *scheme = strstr(out, "://");
+    if (!scheme)
+        return;
+    char *userinfo = scheme + 3;
+    char *at = strchr(userinfo, '@');
+    char *colon = strchr(userinfo, ':');
+    if (!at || !colon || colon > at)
+        return;
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(colon, out_size - (size_t)(colon - out), ":***%s", rest);
+}
