@@ -1,0 +1,53 @@
+/* config/: warren's runtime configuration.
+ *
+ * Every key is declared once in a table (config/keys.c) with its type,
+ * default and help. Values come from, in rising priority: the defaults, a
+ * YAML file (--config, two levels: `broker: {url: ...}`), and environment
+ * variables named WARREN_<SECTION>_<KEY> (WARREN_BROKER_URL). Everything is
+ * validated at load time and each problem is reported as one line. */
+#ifndef WARREN_CONFIG_H
+#define WARREN_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/status.h"
+
+/* Every configuration key (see the table in config/keys.c). */
+enum cfg_key {
+    CFG_BROKER_URL,
+    CFG_BROKER_MANAGEMENT_URL,
+    CFG_BROKER_HEARTBEAT,
+    CFG_BROKER_CONNECT_TIMEOUT,
+    CFG_BROKER_CONFIRM_TIMEOUT,
+    CFG_BROKER_RECONNECT_MAX_BACKOFF,
+    CFG_TOPOLOGY_FILE,
+    CFG_LOG_LEVEL,
+    CFG_KEY_COUNT
+};
+
+struct cfg;
+
+/* Loads defaults, then path (NULL = no file), then the environment.
+ * Returns WR_OK with *out set (free with cfg_free), or WR_ERR_CONFIG after
+ * writing one line per problem to problems (e.g. stderr), such as
+ * "warren.yaml:4:14: broker.heartbeat: expected a duration like 250ms, 10s, 5m or 1h"
+ * or "WARREN_LOG_LEVEL: log.level: expected one of debug, info, warn, error". */
+wr_status cfg_load(const char *path, FILE *problems, struct cfg **out) WR_MUST_CHECK;
+
+void cfg_free(struct cfg *cfg);
+
+/* The value of a string or enum key. Never NULL; owned by cfg. */
+const char *cfg_str(const struct cfg *cfg, enum cfg_key key);
+
+/* The value of an integer key, or a duration key in milliseconds. */
+int64_t cfg_int(const struct cfg *cfg, enum cfg_key key);
+
+/* Dotted name of a key ("broker.url"). */
+const char *cfg_key_name(enum cfg_key key);
+
+/* Writes every key with its value, source and help to out, passwords in
+ * URLs redacted (for `--help` and `warrenctl config`). */
+void cfg_dump(const struct cfg *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,192 @@
+/* Unit tests of config/: defaults, file values, environment overrides and
+ * the exact one-line-per-problem reports. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+static char tmp_path[64];
+
+static const char *write_tmp(const char *content)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/warren-cfg-XXXXXX");
+    int fd = mkstemp(tmp_path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return tmp_path;
+}
+
+/* Loads content (NULL = no file); returns the status and the problems text. */
+static wr_status load(const char *content, struct cfg **cfg, char **problems)
+{
+    size_t size;
+    FILE *out = open_memstream(problems, &size);
+    const char *path = content ? write_tmp(content) : NULL;
+    wr_status status = cfg_load(path, out, cfg);
+    fclose(out);
+    if (path)
+        unlink(path);
+    return status;
+}
+
+static void teardown(void)
+{
+    unsetenv("WARREN_BROKER_URL");
+    unsetenv("WARREN_LOG_LEVEL");
+    unsetenv("WARREN_BROKER_HEARTBEAT");
+}
+
+START_TEST(defaults_without_file)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    ck_assert_int_eq(load(NULL, &cfg, &problems), WR_OK);
+    ck_assert_str_eq(problems, "");
+    ck_assert_str_eq(cfg_str(cfg, CFG_BROKER_URL), "amqp://warren:warren@127.0.0.1:5682/");
+    ck_assert_int_eq(cfg_int(cfg, CFG_BROKER_HEARTBEAT), 30000);
+    ck_assert_str_eq(cfg_str(cfg, CFG_LOG_LEVEL), "info");
+    cfg_free(cfg);
+    free(problems);
+}
+END_TEST
+
+START_TEST(file_values_then_env_override)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    setenv("WARREN_LOG_LEVEL", "debug", 1);
+    ck_assert_int_eq(load("broker:\n  url: amqp://a:b@h:1/\n  heartbeat: 250ms\nlog:\n  level: warn\n",
+                          &cfg, &problems),
+                     WR_OK);
+    ck_assert_str_eq(cfg_str(cfg, CFG_BROKER_URL), "amqp://a:b@h:1/");
+    ck_assert_int_eq(cfg_int(cfg, CFG_BROKER_HEARTBEAT), 250);
+    ck_assert_str_eq(cfg_str(cfg, CFG_LOG_LEVEL), "debug");
+    cfg_free(cfg);
+    free(problems);
+}
+END_TEST
+
+START_TEST(every_problem_one_line_with_position)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    ck_assert_int_eq(load("broker:\n  hartbeat: 30s\n  heartbeat: soon\nlog:\n  level: loud\n"
+                          "colour: blue\n",
+                          &cfg, &problems),
+                     WR_ERR_CONFIG);
+    ck_assert_ptr_null(cfg);
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "%1$s:2:3: unknown key broker.hartbeat\n"
+             "%1$s:3:14: broker.heartbeat: expected a duration like 250ms, 10s, 5m or 1h\n"
+             "%1$s:5:10: log.level: expected one of debug,info,warn,error\n"
+             "%1$s:6:1: unknown section colour\n",
+             tmp_path);
+    ck_assert_str_eq(problems, expected);
+    free(problems);
+}
+END_TEST
+
+START_TEST(duplicate_key_and_wrong_shape)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    ck_assert_int_eq(load("broker:\n  url: amqp://x/\n  url: amqp://y/\n  heartbeat: [1s]\nlog: info\n",
+                          &cfg, &problems),
+                     WR_ERR_CONFIG);
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "%1$s:3:3: broker.url: duplicate key\n"
+             "%1$s:4:14: broker.heartbeat: expected a single value\n"
+             "%1$s:5:6: log: expected a mapping of keys\n",
+             tmp_path);
+    ck_assert_str_eq(problems, expected);
+    free(problems);
+}
+END_TEST
+
+START_TEST(yaml_syntax_error_has_position)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    ck_assert_int_eq(load("broker:\n  url: [unclosed\n", &cfg, &problems), WR_ERR_CONFIG);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s:3:1: ", tmp_path);
+    ck_assert_msg(strncmp(problems, prefix, strlen(prefix)) == 0, "got: %s", problems);
+    free(problems);
+}
+END_TEST
+
+START_TEST(bad_env_value_names_the_variable)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    setenv("WARREN_BROKER_URL", "localhost", 1);
+    ck_assert_int_eq(load(NULL, &cfg, &problems), WR_ERR_CONFIG);
+    ck_assert_str_eq(problems, "WARREN_BROKER_URL: broker.url: expected a URL like scheme://host:port\n");
+    free(problems);
+}
+END_TEST
+
+START_TEST(missing_file_is_one_clear_line)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    size_t size;
+    FILE *out = open_memstream(&problems, &size);
+    ck_assert_int_eq(cfg_load("/nonexistent/warren.yaml", out, &cfg), WR_ERR_CONFIG);
+    fclose(out);
+    ck_assert_str_eq(problems,
+                     "/nonexistent/warren.yaml: cannot open config file: No such file or directory\n");
+    free(problems);
+}
+END_TEST
+
+START_TEST(dump_redacts_passwords)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    char *dump = NULL;
+    size_t size;
+    ck_assert_int_eq(load(NULL, &cfg, &problems), WR_OK);
+    FILE *out = open_memstream(&dump, &size);
+    cfg_dump(cfg, out);
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(dump, "amqp://warren:***@127.0.0.1:5682/"));
+    ck_assert_ptr_null(strstr(dump, "warren:warren@"));
+    ck_assert_ptr_nonnull(strstr(dump, "WARREN_BROKER_HEARTBEAT"));
+    cfg_free(cfg);
+    free(problems);
+    free(dump);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *suite = suite_create("config");
+    TCase *tc = tcase_create("load");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, defaults_without_file);
+    tcase_add_test(tc, file_values_then_env_override);
+    tcase_add_test(tc, every_problem_one_line_with_position);
+    tcase_add_test(tc, duplicate_key_and_wrong_shape);
+    tcase_add_test(tc, yaml_syntax_error_has_position);
+    tcase_add_test(tc, bad_env_value_names_the_variable);
+    tcase_add_test(tc, missing_file_is_one_clear_line);
+    tcase_add_test(tc, dump_redacts_passwords);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(config_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

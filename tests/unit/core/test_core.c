@@ -1,0 +1,91 @@
+/* Unit tests of core/: durations, status names and URL redaction. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "core/duration.h"
+#include "core/log.h"
+#include "core/status.h"
+
+START_TEST(durations_parse)
+{
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {{"250ms", 250}, {"10s", 10000}, {"5m", 300000}, {"1h", 3600000}, {"1ms", 1}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t ms = -1;
+        ck_assert_int_eq(wr_duration_parse(good[i].text, &ms), WR_OK);
+        ck_assert_int_eq(ms, good[i].ms);
+    }
+}
+END_TEST
+
+START_TEST(durations_reject)
+{
+    static const char *const bad[] = {"", "10", "s", "-1s", "+1s", "1 s", "0s", "1d",
+                                      "1.5s", "721h", "99999999999999999999s", "10S"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms = 42;
+        ck_assert_msg(wr_duration_parse(bad[i], &ms) == WR_ERR_INVALID, "accepted '%s'", bad[i]);
+        ck_assert_int_eq(ms, 42);
+    }
+}
+END_TEST
+
+START_TEST(durations_format_in_largest_unit)
+{
+    char out[32];
+    wr_duration_format(1000, out, sizeof out);
+    ck_assert_str_eq(out, "1s");
+    wr_duration_format(90000, out, sizeof out);
+    ck_assert_str_eq(out, "90s");
+    wr_duration_format(600000, out, sizeof out);
+    ck_assert_str_eq(out, "10m");
+    wr_duration_format(7200000, out, sizeof out);
+    ck_assert_str_eq(out, "2h");
+    wr_duration_format(1500, out, sizeof out);
+    ck_assert_str_eq(out, "1500ms");
+}
+END_TEST
+
+START_TEST(redact_hides_password_only)
+{
+    char out[128];
+    wr_redact_url("amqp://user:secret@host:5672/", out, sizeof out);
+    ck_assert_str_eq(out, "amqp://user:***@host:5672/");
+    wr_redact_url("http://host:15672/api", out, sizeof out);
+    ck_assert_str_eq(out, "http://host:15672/api");
+    wr_redact_url("amqp://user@host/", out, sizeof out);
+    ck_assert_str_eq(out, "amqp://user@host/");
+}
+END_TEST
+
+START_TEST(error_set_formats_and_returns_code)
+{
+    struct wr_error err;
+    ck_assert_int_eq(wr_error_set(&err, WR_ERR_NACK, "queue %s", "q1"), WR_ERR_NACK);
+    ck_assert_int_eq(err.code, WR_ERR_NACK);
+    ck_assert_str_eq(err.message, "queue q1");
+    ck_assert_str_eq(wr_status_str(WR_ERR_UNROUTABLE), "unroutable");
+    wr_error_clear(&err);
+    ck_assert_int_eq(err.code, WR_OK);
+    ck_assert_str_eq(err.message, "");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, durations_parse);
+    tcase_add_test(tc, durations_reject);
+    tcase_add_test(tc, durations_format_in_largest_unit);
+    tcase_add_test(tc, redact_hides_password_only);
+    tcase_add_test(tc, error_set_formats_and_returns_code);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
