@@ -14,6 +14,8 @@ const char *wr_status_str(wr_status status)
     case WR_ERR_TIMEOUT: return "timeout";
     case WR_ERR_NOT_FOUND: return "not found";
     case WR_ERR_HTTP: return "http error";
+    case WR_ERR_CONFLICT: return "conflict";
+    case WR_ERR_RETRY: return "retry";
     case WR_ERR_CONNECTION: return "connection";
     case WR_ERR_CHANNEL_CLOSED: return "channel closed";
     case WR_ERR_NACK: return "nack";

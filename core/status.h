@@ -17,6 +17,8 @@ typedef enum wr_status {
     WR_ERR_TIMEOUT = -4,   /* a deadline passed */
     WR_ERR_NOT_FOUND = -5, /* the thing asked for does not exist */
     WR_ERR_HTTP = -6,      /* an HTTP peer failed or answered an error */
+    WR_ERR_CONFLICT = -7,  /* the thing exists already (e.g. a unique key) */
+    WR_ERR_RETRY = -8,     /* a transient conflict: try the same work again */
     /* broker: -100 .. -199 */
     WR_ERR_CONNECTION = -100,     /* TCP/AMQP connection failed or was lost */
     WR_ERR_CHANNEL_CLOSED = -101, /* the broker closed the channel (reply code set) */

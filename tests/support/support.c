@@ -34,6 +34,13 @@ const char *ts_management_url(void)
     return env_or("WARREN_BROKER_MANAGEMENT_URL", "http://warren:warren@127.0.0.1:15682");
 }
 
+const char *ts_db_url(const char *service, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "postgresql://warren:warren@127.0.0.1:%s/warren_%s",
+             env_or("WARREN_PG_PORT", "5442"), service);
+    return out;
+}
+
 int ts_run(const char *command_line)
 {
     char full[4096];

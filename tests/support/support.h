@@ -17,6 +17,10 @@ const char *ts_broker_url(void);
  * or the default). */
 const char *ts_management_url(void);
 
+/* PostgreSQL URL of the local stack's database of service ("order", ...),
+ * from WARREN_PG_PORT (default 5442). Written into out. */
+const char *ts_db_url(const char *service, char *out, size_t out_size);
+
 /* Runs a shell command line (e.g. "scripts/stack stop-broker") from the
  * source tree; returns its exit status, or -1 if it could not run. */
 int ts_run(const char *command_line);

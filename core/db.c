@@ -1,0 +1,209 @@
+/* PostgreSQL access over libpq: connect, parameterised statements,
+ * transactions and versioned migrations, with SQLSTATEs mapped onto
+ * wr_status in one place. */
+#include "core/db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct db_conn {
+    PGconn *pg;
+    char *url;
+};
+
+struct db_result {
+    PGresult *pg;
+};
+
+/* Server notices ("relation already exists, skipping") are debug output. */
+static void log_notice(void *arg, const char *message)
+{
+    (void)arg;
+    wr_log(WR_LOG_DEBUG, "db", "%s", message);
+}
+
+static wr_status connect_pg(struct db_conn *db, struct wr_error *err)
+{
+    char shown[256];
+    if (db->pg)
+        PQfinish(db->pg);
+    db->pg = PQconnectdb(db->url);
+    if (PQstatus(db->pg) == CONNECTION_OK) {
+        PQsetNoticeProcessor(db->pg, log_notice, NULL);
+        return WR_OK;
+    }
+    wr_redact_url(db->url, shown, sizeof shown);
+    wr_error_set(err, WR_ERR_CONNECTION, "database %s: %s", shown, PQerrorMessage(db->pg));
+    PQfinish(db->pg);
+    db->pg = NULL;
+    return WR_ERR_CONNECTION;
+}
+
+struct db_conn *db_open(const char *url, struct wr_error *err)
+{
+    struct db_conn *db = calloc(1, sizeof *db);
+    if (!db || !(db->url = strdup(url))) {
+        free(db);
+        wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (connect_pg(db, err) != WR_OK) {
+        db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void db_close(struct db_conn *db)
+{
+    if (!db)
+        return;
+    if (db->pg)
+        PQfinish(db->pg);
+    free(db->url);
+    free(db);
+}
+
+/* The one mapping from a failed PGresult to wr_status. */
+static wr_status status_from_result(struct db_conn *db, PGresult *res, struct wr_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    wr_status code = WR_ERR_IO;
+    if (PQstatus(db->pg) != CONNECTION_OK)
+        code = WR_ERR_CONNECTION;
+    else if (state && strcmp(state, "23505") == 0)
+        code = WR_ERR_CONFLICT;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        code = WR_ERR_RETRY;
+    wr_error_set(err, code, "database: %s%s%s", state ? state : "", state ? " " : "",
+                 PQerrorMessage(db->pg));
+    return code;
+}
+
+wr_status db_exec(struct db_conn *db, const char *sql, int param_count, const char *const *params,
+                  struct db_result **result, struct wr_error *err)
+{
+    if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
+        wr_status reconnected = connect_pg(db, err);
+        if (reconnected != WR_OK)
+            return reconnected;
+    }
+    PGresult *res = PQexecParams(db->pg, sql, param_count, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        wr_status code = status_from_result(db, res, err);
+        PQclear(res);
+        return code;
+    }
+    if (!result) {
+        PQclear(res);
+        return WR_OK;
+    }
+    *result = malloc(sizeof **result);
+    if (!*result) {
+        PQclear(res);
+        return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+    }
+    (*result)->pg = res;
+    return WR_OK;
+}
+
+size_t db_result_rows(const struct db_result *result)
+{
+    return (size_t)PQntuples(result->pg);
+}
+
+const char *db_result_value(const struct db_result *result, size_t row, int column)
+{
+    if (PQgetisnull(result->pg, (int)row, column))
+        return NULL;
+    return PQgetvalue(result->pg, (int)row, column);
+}
+
+void db_result_free(struct db_result *result)
+{
+    if (!result)
+        return;
+    PQclear(result->pg);
+    free(result);
+}
+
+wr_status db_begin(struct db_conn *db, struct wr_error *err)
+{
+    return db_exec(db, "BEGIN", 0, NULL, NULL, err);
+}
+
+wr_status db_commit(struct db_conn *db, struct wr_error *err)
+{
+    return db_exec(db, "COMMIT", 0, NULL, NULL, err);
+}
+
+void db_rollback(struct db_conn *db)
+{
+    if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+        PQclear(PQexec(db->pg, "ROLLBACK"));
+}
+
+/* Simple-query execution for migration scripts (several statements, no
+ * parameters; the SQL is a constant compiled into the program). */
+static wr_status exec_script(struct db_conn *db, const char *sql, struct wr_error *err)
+{
+    PGresult *res = PQexec(db->pg, sql);
+    wr_status status = WR_OK;
+    if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+                 PQresultStatus(res) != PGRES_TUPLES_OK))
+        status = status_from_result(db, res, err);
+    PQclear(res);
+    return status;
+}
+
+static wr_status apply_migration(struct db_conn *db, const struct db_migration *m,
+                                 struct wr_error *err)
+{
+    char version[16];
+    const char *params[] = {version};
+    snprintf(version, sizeof version, "%d", m->version);
+    wr_status status = exec_script(db, m->sql, err);
+    if (status == WR_OK)
+        status = db_exec(db, "INSERT INTO schema_migrations (version) VALUES ($1::int)", 1,
+                         params, NULL, err);
+    return status;
+}
+
+wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, size_t count,
+                     struct wr_error *err)
+{
+    struct db_result *res = NULL;
+    wr_status status = db_begin(db, err);
+    if (status != WR_OK)
+        return status;
+    /* one migrator at a time, taken before the table is even created so
+     * processes starting together never race; the lock ends with the
+     * transaction */
+    status = db_exec(db, "SELECT pg_advisory_xact_lock(7274700)", 0, NULL, NULL, err);
+    if (status == WR_OK)
+        status = db_exec(db,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version int PRIMARY KEY,"
+                         " applied_at timestamptz NOT NULL DEFAULT now())",
+                         0, NULL, NULL, err);
+    if (status == WR_OK)
+        status = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL,
+                         &res, err);
+    int current = status == WR_OK ? (int)strtol(db_result_value(res, 0, 0), NULL, 10) : 0;
+    for (size_t i = 0; status == WR_OK && i < count; i++) {
+        if (migrations[i].version > current) {
+            wr_log(WR_LOG_INFO, "db", "applying migration %d", migrations[i].version);
+            status = apply_migration(db, &migrations[i], err);
+        }
+    }
+    db_result_free(res);
+    if (status == WR_OK)
+        return db_commit(db, err);
+    db_rollback(db);
+    return status;
+}

@@ -1,0 +1,52 @@
+/* The one database module: every service reaches PostgreSQL through these
+ * few functions, so PGconn/PGresult never leave core/db.c. Statements are
+ * always parameterised (PQexecParams); text in, text out. */
+#ifndef WARREN_CORE_DB_H
+#define WARREN_CORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/status.h"
+
+struct db_conn;
+struct db_result;
+
+/* Connects to url (postgresql://user:pass@host:port/db). NULL on failure
+ * with err set (the URL's password never appears in err). Free with
+ * db_close(). */
+struct db_conn *db_open(const char *url, struct wr_error *err);
+void db_close(struct db_conn *db);
+
+/* Runs sql with params ($1..$n, NULL entries are SQL NULL). On WR_OK and
+ * result != NULL, *result holds the rows (free with db_result_free). Errors:
+ * WR_ERR_CONFLICT for a unique violation (SQLSTATE 23505), WR_ERR_RETRY for
+ * a serialization failure or deadlock (40001/40P01), WR_ERR_CONNECTION when
+ * the server is gone (the next call reconnects), WR_ERR_IO otherwise; the
+ * message has SQLSTATE and text. */
+wr_status db_exec(struct db_conn *db, const char *sql, int param_count, const char *const *params,
+                  struct db_result **result, struct wr_error *err) WR_MUST_CHECK;
+
+size_t db_result_rows(const struct db_result *result);
+/* Text of a cell, or NULL for SQL NULL. Owned by result. */
+const char *db_result_value(const struct db_result *result, size_t row, int column);
+void db_result_free(struct db_result *result);
+
+/* BEGIN / COMMIT / ROLLBACK (rollback is best effort and never fails). */
+wr_status db_begin(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+wr_status db_commit(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+void db_rollback(struct db_conn *db);
+
+/* One versioned migration: version numbers rise from 1 with no gaps. */
+struct db_migration {
+    int version;
+    const char *sql; /* may hold several statements; no parameters */
+};
+
+/* Applies, in one transaction each and under an advisory lock (so several
+ * processes starting at once are safe), every migration newer than the
+ * database's version (table schema_migrations). */
+wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, size_t count,
+                     struct wr_error *err) WR_MUST_CHECK;
+
+#endif

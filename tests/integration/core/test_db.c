@@ -1,0 +1,162 @@
+/* Integration tests of core/db.c against the local stack's PostgreSQL:
+ * parameters, error mapping, transactions and concurrent migrations. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "tests/support/support.h"
+
+static char url[256];
+static char table[64];
+
+/* Everything this test creates lives in its own schema, so the real
+ * services' schema_migrations in the same database are never touched. */
+static struct db_conn *open_db(void)
+{
+    struct wr_error err;
+    char base[200];
+    ts_db_url("analytics", base, sizeof base);
+    struct db_conn *db = db_open(base, &err);
+    ck_assert_msg(db != NULL, "db_open: %s", err.message);
+    ck_assert_int_eq(db_exec(db, "CREATE SCHEMA IF NOT EXISTS db_test", 0, NULL, NULL, &err),
+                     WR_OK);
+    db_close(db);
+    snprintf(url, sizeof url, "%s?options=-c%%20search_path%%3Ddb_test", base);
+    db = db_open(url, &err);
+    ck_assert_msg(db != NULL, "db_open: %s", err.message);
+    return db;
+}
+
+static void setup(void)
+{
+    char name[64];
+    ts_unique_name("t", name, sizeof name);
+    for (char *p = name; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    snprintf(table, sizeof table, "%s", name);
+}
+
+static const struct db_migration migrations_v2[] = {
+    {1, "CREATE TABLE IF NOT EXISTS db_test_items (id text PRIMARY KEY, note text)"},
+    {2, "ALTER TABLE db_test_items ADD COLUMN IF NOT EXISTS n int NOT NULL DEFAULT 0"},
+};
+
+START_TEST(parameters_are_never_interpreted)
+{
+    struct db_conn *db = open_db();
+    struct wr_error err;
+    struct db_result *res = NULL;
+    const char *params[] = {"x'); DROP TABLE schema_migrations; --", NULL};
+    ck_assert_int_eq(db_exec(db, "SELECT $1::text, $2::text IS NULL", 2, params, &res, &err),
+                     WR_OK);
+    ck_assert_int_eq(db_result_rows(res), 1);
+    ck_assert_str_eq(db_result_value(res, 0, 0), params[0]);
+    ck_assert_str_eq(db_result_value(res, 0, 1), "t");
+    db_result_free(res);
+    db_close(db);
+}
+END_TEST
+
+START_TEST(unique_violation_is_conflict_and_rollback_undoes)
+{
+    struct db_conn *db = open_db();
+    struct wr_error err;
+    char create[160];
+    snprintf(create, sizeof create, "CREATE TEMP TABLE %s (id text PRIMARY KEY)", table);
+    ck_assert_int_eq(db_exec(db, create, 0, NULL, NULL, &err), WR_OK);
+    char insert[160];
+    snprintf(insert, sizeof insert, "INSERT INTO %s VALUES ($1)", table);
+    const char *params[] = {"a"};
+    ck_assert_int_eq(db_exec(db, insert, 1, params, NULL, &err), WR_OK);
+    ck_assert_int_eq(db_exec(db, insert, 1, params, NULL, &err), WR_ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "23505"));
+
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    const char *params_b[] = {"b"};
+    ck_assert_int_eq(db_exec(db, insert, 1, params_b, NULL, &err), WR_OK);
+    db_rollback(db);
+    struct db_result *res = NULL;
+    char count[160];
+    snprintf(count, sizeof count, "SELECT count(*) FROM %s", table);
+    ck_assert_int_eq(db_exec(db, count, 0, NULL, &res, &err), WR_OK);
+    ck_assert_str_eq(db_result_value(res, 0, 0), "1");
+    db_result_free(res);
+    db_close(db);
+}
+END_TEST
+
+START_TEST(migrations_apply_once_even_when_raced)
+{
+    struct db_conn *db = open_db();
+    struct wr_error err;
+    ck_assert_int_eq(db_exec(db, "DROP TABLE IF EXISTS db_test_items", 0, NULL, NULL, &err),
+                     WR_OK);
+    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE version IN (1, 2)", 0,
+                             NULL, NULL, &err) == WR_OK ||
+                         strstr(err.message, "42P01") != NULL,
+                     1);
+    pid_t children[4];
+    for (int i = 0; i < 4; i++) {
+        children[i] = fork();
+        if (children[i] == 0) {
+            struct wr_error child_err;
+            struct db_conn *child = db_open(url, &child_err);
+            int ok = child && db_migrate(child, migrations_v2, 2, &child_err) == WR_OK;
+            db_close(child);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int wstatus;
+        ck_assert_int_eq(waitpid(children[i], &wstatus, 0), children[i]);
+        ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "migrator %d failed", i);
+    }
+    struct db_result *res = NULL;
+    ck_assert_int_eq(db_exec(db, "SELECT count(*) FROM schema_migrations WHERE version IN (1, 2)",
+                             0, NULL, &res, &err),
+                     WR_OK);
+    ck_assert_str_eq(db_result_value(res, 0, 0), "2");
+    db_result_free(res);
+    ck_assert_int_eq(db_migrate(db, migrations_v2, 2, &err), WR_OK);
+    ck_assert_int_eq(db_exec(db, "DROP TABLE db_test_items", 0, NULL, NULL, &err), WR_OK);
+    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE version IN (1, 2)", 0,
+                             NULL, NULL, &err),
+                     WR_OK);
+    db_close(db);
+}
+END_TEST
+
+START_TEST(bad_password_is_clear_and_secret_free)
+{
+    struct wr_error err;
+    char bad[256];
+    snprintf(bad, sizeof bad, "postgresql://warren:not-the-password@127.0.0.1:%s/warren_order",
+             getenv("WARREN_PG_PORT") ? getenv("WARREN_PG_PORT") : "5442");
+    ck_assert_ptr_null(db_open(bad, &err));
+    ck_assert_int_eq(err.code, WR_ERR_CONNECTION);
+    ck_assert_ptr_nonnull(strstr(err.message, "password authentication failed"));
+    ck_assert_ptr_null(strstr(err.message, "not-the-password"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("db");
+    TCase *tc = tcase_create("db");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, parameters_are_never_interpreted);
+    tcase_add_test(tc, unique_violation_is_conflict_and_rollback_undoes);
+    tcase_add_test(tc, migrations_apply_once_even_when_raced);
+    tcase_add_test(tc, bad_password_is_clear_and_secret_free);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
