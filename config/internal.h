@@ -11,6 +11,8 @@ enum cfg_type {
     CFG_TYPE_URL,      /* scheme://..., may hold a password: redacted when shown */
     CFG_TYPE_DURATION, /* 250ms, 10s, 5m, 1h; stored in ms */
     CFG_TYPE_ENUM,     /* one of a comma-separated list */
+    CFG_TYPE_INT,      /* a whole number from min to max */
+    CFG_TYPE_OPTIONAL, /* any text, or empty for "not set" */
 };
 
 struct cfg_key_def {
@@ -19,6 +21,7 @@ struct cfg_key_def {
     const char *default_value;
     const char *choices; /* CFG_TYPE_ENUM only */
     const char *help;
+    long long min, max;  /* CFG_TYPE_INT only */
 };
 
 extern const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT];

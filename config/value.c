@@ -1,7 +1,9 @@
 /* Type checks for configuration values, driven by the key table. */
 #include "config/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/duration.h"
@@ -36,10 +38,29 @@ const char *cfg_check_value(enum cfg_key key, const char *text, int64_t *number,
         snprintf(why, why_size, "expected a URL like scheme://host:port");
         return why;
     case CFG_TYPE_DURATION:
-        if (wr_duration_parse(text, number) == WR_OK)
+        if (wr_duration_parse(text, number) != WR_OK) {
+            snprintf(why, why_size, "expected a duration like 250ms, 10s, 5m or 1h");
+            return why;
+        }
+        if (def->max > 0 && (*number < def->min || *number > def->max)) {
+            snprintf(why, why_size, "expected a duration from %lldh to %lldh",
+                     def->min / 3600000, def->max / 3600000);
+            return why;
+        }
+        return NULL;
+    case CFG_TYPE_OPTIONAL:
+        return NULL;
+    case CFG_TYPE_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long value = strtoll(text, &end, 10);
+        if (end != text && !*end && !errno && value >= def->min && value <= def->max) {
+            *number = value;
             return NULL;
-        snprintf(why, why_size, "expected a duration like 250ms, 10s, 5m or 1h");
+        }
+        snprintf(why, why_size, "expected a whole number from %lld to %lld", def->min, def->max);
         return why;
+    }
     case CFG_TYPE_ENUM:
         if (enum_has(def->choices, text))
             return NULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/apikeys.h"
 #include "config/config.h"
 
 static char tmp_path[64];
@@ -165,6 +166,101 @@ START_TEST(dump_redacts_passwords)
 }
 END_TEST
 
+START_TEST(integer_and_bounded_duration_keys)
+{
+    struct cfg *cfg = NULL;
+    char *problems = NULL;
+    ck_assert_int_eq(load("api:\n  port: 8081\n  idempotency_retention: 36h\n", &cfg, &problems),
+                     WR_OK);
+    ck_assert_int_eq(cfg_int(cfg, CFG_API_PORT), 8081);
+    ck_assert_int_eq(cfg_int(cfg, CFG_API_IDEMPOTENCY_RETENTION), 36LL * 3600000);
+    ck_assert_str_eq(cfg_str(cfg, CFG_API_TLS_CERT), "");
+    cfg_free(cfg);
+    free(problems);
+    ck_assert_int_eq(load("api:\n  port: 70000\n  idempotency_retention: 1h\n  max_body: 1k\n",
+                          &cfg, &problems),
+                     WR_ERR_CONFIG);
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "%1$s:2:9: api.port: expected a whole number from 1 to 65535\n"
+             "%1$s:3:26: api.idempotency_retention: expected a duration from 24h to 720h\n"
+             "%1$s:4:13: api.max_body: expected a whole number from 1024 to 1048576\n",
+             tmp_path);
+    ck_assert_str_eq(problems, expected);
+    free(problems);
+}
+END_TEST
+
+static wr_status load_keys(const char *content, struct cfg_api_key **keys, size_t *count,
+                           char **problems)
+{
+    size_t size;
+    FILE *out = open_memstream(problems, &size);
+    const char *path = write_tmp(content);
+    wr_status status = cfg_api_keys_load(path, out, keys, count);
+    fclose(out);
+    unlink(path);
+    return status;
+}
+
+START_TEST(api_keys_file_loads_hashes_and_limits)
+{
+    struct cfg_api_key *keys = NULL;
+    size_t count = 0;
+    char *problems = NULL;
+    ck_assert_int_eq(
+        load_keys("keys:\n"
+                  "  - name: shop\n"
+                  "    kind: storefront\n"
+                  "    sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+                  "    rate: 5\n"
+                  "  - {name: ops, kind: admin, sha256: "
+                  "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n",
+                  &keys, &count, &problems),
+        WR_OK);
+    ck_assert_int_eq(count, 2);
+    ck_assert_str_eq(keys[0].name, "shop");
+    ck_assert_int_eq(keys[0].kind, CFG_KEY_STOREFRONT);
+    ck_assert_int_eq(keys[0].sha256[0], 0x9f);
+    ck_assert_int_eq(keys[0].sha256[31], 0x08);
+    ck_assert(keys[0].rate == 5 && keys[0].burst == 2000);
+    ck_assert_int_eq(keys[1].kind, CFG_KEY_ADMIN);
+    ck_assert(keys[1].rate == 1000);
+    cfg_api_keys_free(keys, count);
+    free(problems);
+}
+END_TEST
+
+START_TEST(api_keys_file_problems_have_positions)
+{
+    struct cfg_api_key *keys = NULL;
+    size_t count = 0;
+    char *problems = NULL;
+    ck_assert_int_eq(load_keys("keys:\n"
+                               "  - name: shop\n"
+                               "    kind: owner\n"
+                               "    sha256: abc\n"
+                               "    colour: red\n"
+                               "  - name: shop\n"
+                               "    rate: -1\n",
+                               &keys, &count, &problems),
+                     WR_ERR_CONFIG);
+    ck_assert_ptr_null(keys);
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "%1$s:3:11: kind: expected storefront or admin\n"
+             "%1$s:4:13: sha256: expected 64 hex digits (warrenctl key hash)\n"
+             "%1$s:5:5: unknown key colour\n"
+             "%1$s:2:5: missing sha256\n"
+             "%1$s:7:11: rate: expected a positive number\n"
+             "%1$s:6:5: missing sha256\n"
+             "%1$s:6:5: duplicate key name shop\n",
+             tmp_path);
+    ck_assert_str_eq(problems, expected);
+    free(problems);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *suite = suite_create("config");
@@ -178,6 +274,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, bad_env_value_names_the_variable);
     tcase_add_test(tc, missing_file_is_one_clear_line);
     tcase_add_test(tc, dump_redacts_passwords);
+    tcase_add_test(tc, integer_and_bounded_duration_keys);
+    tcase_add_test(tc, api_keys_file_loads_hashes_and_limits);
+    tcase_add_test(tc, api_keys_file_problems_have_positions);
     suite_add_tcase(suite, tc);
     return suite;
 }
