@@ -82,6 +82,7 @@ struct mq_queue_spec {
     char *dead_letter_routing_key;       /* x-dead-letter-routing-key; NULL = not set */
     enum mq_dead_letter_strategy dl_strategy; /* x-dead-letter-strategy (quorum only) */
     enum mq_overflow overflow;           /* x-overflow */
+    int64_t max_length;                  /* x-max-length (messages); 0 = not set */
 };
 
 struct mq_binding_spec {
@@ -193,6 +194,15 @@ size_t mq_publisher_in_flight(const struct mq_publisher *pub);
 
 /* After mq_conn_reconnect(): puts the new channel in confirm mode again. */
 wr_status mq_publisher_resume(struct mq_publisher *pub, struct wr_error *err) WR_MUST_CHECK;
+
+/* Publishes msg on conn without confirms and without mandatory: the
+ * unconfirmed baseline of bench/publish, not for business messages (a
+ * lost or unroutable message goes unnoticed). conn must carry no
+ * publisher or consumer; broker-side errors (e.g. a missing exchange)
+ * surface only in a later synchronous call on conn. WR_OK once the frames
+ * are written to the socket. */
+wr_status mq_publish_unconfirmed(struct mq_conn *conn, const struct mq_message *msg,
+                                 struct wr_error *err) WR_MUST_CHECK;
 
 /* ---- consumer (manual ack, prefetch) ------------------------------------ */
 
