@@ -1,0 +1,49 @@
+/* Private to ctl/: what warrenctl's command groups share (the parsed
+ * global options, exit codes, usage errors, broker addresses). Each group
+ * (topology, later dlq, scale, ...) is one file with one entry point. */
+#ifndef WARREN_CTL_H
+#define WARREN_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+/* Exit status of every warrenctl command (SPEC: 0, 1, 2). */
+enum ctl_exit {
+    CTL_EXIT_OK = 0,     /* the operation succeeded */
+    CTL_EXIT_FAILED = 1, /* it failed, or found errors or drift */
+    CTL_EXIT_USAGE = 2,  /* the command line was wrong */
+};
+
+/* Global options, parsed before the command. */
+struct ctl_context {
+    const char *config_path; /* --config FILE, or NULL */
+};
+
+/* Broker addresses and limits from the configuration (config/: defaults,
+ * --config file, WARREN_* environment). Strings are owned by the struct. */
+struct ctl_broker {
+    char url[1024];            /* broker.url (AMQP) */
+    char management_url[1024]; /* broker.management_url */
+    char vhost[256];           /* the vhost named by url ("/" by default) */
+    int64_t connect_timeout_ms;
+};
+
+/* Loads the configuration and fills *out. On failure the problems have
+ * been written to stderr, one per line; returns WR_ERR_CONFIG. */
+wr_status ctl_broker_settings(const struct ctl_context *ctx, struct ctl_broker *out) WR_MUST_CHECK;
+
+/* Prints "warrenctl: <message>" and a hint to `warrenctl <command> --help`
+ * (command may be NULL) to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True for "-h" and "--help". */
+bool ctl_is_help(const char *arg);
+
+/* `warrenctl topology ...`: argv[0] is "topology". Returns an exit status. */
+int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
+
+#endif
