@@ -306,10 +306,14 @@ wr_status api_order_parse(const char *body, size_t body_len, const struct api_or
         json_decref(order);
         return WR_ERR_INVALID;
     }
-    if (!json_object_get(order, "notify"))
-        json_object_set_new(order, "notify", json_pack("[s]", "email"));
     *order_out = order;
     return WR_OK;
+}
+
+void api_order_apply_defaults(json_t *order)
+{
+    if (!json_object_get(order, "notify"))
+        json_object_set_new(order, "notify", json_pack("[s]", "email"));
 }
 
 struct api_order_limits api_order_limits_default(void)

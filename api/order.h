@@ -33,10 +33,13 @@ struct api_order_error {
 };
 
 /* Parses and validates body (body_len bytes, not NUL-terminated). On
- * WR_OK *order_out is the validated order (notify defaulted to ["email"]),
- * which the caller releases with json_decref(). On WR_ERR_INVALID, *error
- * says why and nothing is allocated. */
+ * WR_OK *order_out is the validated order exactly as sent, which the
+ * caller releases with json_decref(). On WR_ERR_INVALID, *error says why
+ * and nothing is allocated. */
 wr_status api_order_parse(const char *body, size_t body_len, const struct api_order_limits *limits,
                           json_t **order_out, struct api_order_error *error) WR_MUST_CHECK;
+
+/* Fills in what the client may leave out: notify defaults to ["email"]. */
+void api_order_apply_defaults(json_t *order);
 
 #endif

@@ -4,6 +4,7 @@
 #include "core/db.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,4 +207,75 @@ wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, 
         return db_commit(db, err);
     db_rollback(db);
     return status;
+}
+
+struct db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *url;
+    size_t size;
+    size_t idle_count;
+    size_t opened; /* connections created so far (at most size) */
+    struct db_conn **idle;
+};
+
+struct db_pool *db_pool_create(const char *url, size_t size)
+{
+    struct db_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->url = strdup(url);
+    pool->idle = calloc(size ? size : 1, sizeof *pool->idle);
+    if (!pool->url || !pool->idle) {
+        free(pool->url);
+        free(pool->idle);
+        free(pool);
+        return NULL;
+    }
+    pool->size = size ? size : 1;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->freed, NULL);
+    return pool;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (!pool)
+        return;
+    for (size_t i = 0; i < pool->idle_count; i++)
+        db_close(pool->idle[i]);
+    pthread_cond_destroy(&pool->freed);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->idle);
+    free(pool->url);
+    free(pool);
+}
+
+struct db_conn *db_pool_acquire(struct db_pool *pool, struct wr_error *err)
+{
+    pthread_mutex_lock(&pool->lock);
+    while (pool->idle_count == 0 && pool->opened == pool->size)
+        pthread_cond_wait(&pool->freed, &pool->lock);
+    struct db_conn *db = pool->idle_count ? pool->idle[--pool->idle_count] : NULL;
+    if (!db)
+        pool->opened++; /* reserve the slot, connect outside the lock */
+    pthread_mutex_unlock(&pool->lock);
+    if (db)
+        return db;
+    db = db_open(pool->url, err);
+    if (!db) {
+        pthread_mutex_lock(&pool->lock);
+        pool->opened--;
+        pthread_cond_signal(&pool->freed);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    return db;
+}
+
+void db_pool_release(struct db_pool *pool, struct db_conn *db)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->idle[pool->idle_count++] = db;
+    pthread_cond_signal(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
 }

@@ -37,6 +37,20 @@ wr_status db_begin(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 wr_status db_commit(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 void db_rollback(struct db_conn *db);
 
+/* A fixed set of connections shared by threads. Connections are opened
+ * lazily, so a pool can be created while the database is down. */
+struct db_pool;
+
+/* NULL when out of memory. Free with db_pool_free() once no connection is
+ * acquired. */
+struct db_pool *db_pool_create(const char *url, size_t size);
+void db_pool_free(struct db_pool *pool);
+
+/* Waits for a free connection and returns it, connected; NULL with err set
+ * when connecting failed. Give it back with db_pool_release(). */
+struct db_conn *db_pool_acquire(struct db_pool *pool, struct wr_error *err);
+void db_pool_release(struct db_pool *pool, struct db_conn *db);
+
 /* One versioned migration: version numbers rise from 1 with no gaps. */
 struct db_migration {
     int version;

@@ -40,6 +40,8 @@ START_TEST(notify_defaults_to_email_and_text_is_kept_exactly)
     json_t *order = NULL;
     struct api_order_error error;
     ck_assert_int_eq(parse(body, strlen(body), &order, &error), WR_OK);
+    ck_assert_ptr_null(json_object_get(order, "notify"));
+    api_order_apply_defaults(order);
     json_t *notify = json_object_get(order, "notify");
     ck_assert_int_eq(json_array_size(notify), 1);
     ck_assert_str_eq(json_string_value(json_array_get(notify, 0)), "email");

@@ -1,0 +1,90 @@
+/* warren-api's shared context and its HTTP server.
+ *
+ * api/server.c speaks HTTP (libmicrohttpd: no MHD type leaves it), turns
+ * each request into a struct api_request and routes it; api/routes.c has
+ * the handlers, which fill a struct api_response. */
+#ifndef WARREN_API_API_H
+#define WARREN_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/intake.h"
+#include "api/keyring.h"
+#include "api/metrics.h"
+#include "api/order.h"
+#include "core/db.h"
+
+/* Everything a handler may use; built by main, shared by all threads. */
+struct api_context {
+    struct api_keyring *keys;
+    struct api_intake *intake;
+    struct db_pool *db;          /* the API's database (Idempotency-Keys) */
+    struct api_metrics *metrics;
+    struct api_order_limits limits;
+    int idempotency_lease_s;     /* how long a claimed key waits for its holder */
+};
+
+/* A request as the handlers see it; all strings borrowed, NULL if absent. */
+struct api_request {
+    const char *method;
+    const char *path;
+    const char *authorization;
+    const char *content_type;
+    const char *idempotency_key;
+    const char *traceparent;
+    const char *body;      /* body_len bytes, not NUL-terminated */
+    size_t body_len;
+    bool body_too_large;   /* over limits.max_body: the body was not kept */
+};
+
+#define API_MAX_HEADERS 4
+
+/* What a handler answers. body is malloc'd (or NULL) and freed by the server. */
+struct api_response {
+    int status;
+    char *body;
+    const char *content_type; /* NULL = application/json */
+    struct {
+        const char *name;
+        char value[160];
+    } headers[API_MAX_HEADERS];
+    int header_count;
+    enum api_route route;        /* for metrics */
+    char caller[64];             /* for the access log: the key's name, if any */
+    char trace_id[33];           /* for the access log */
+};
+
+/* Routes and answers one request (api/routes.c). */
+void api_handle(struct api_context *ctx, const struct api_request *req, struct api_response *res);
+
+/* Adds a response header (silently ignored beyond API_MAX_HEADERS). */
+void api_response_header(struct api_response *res, const char *name, const char *value);
+
+/* Sets an error answer: {"error": {"code", "message", "field"?}}. */
+void api_response_error(struct api_response *res, int status, const char *code,
+                        const char *message, const char *field);
+
+struct api_server;
+
+struct api_server_options {
+    const char *address; /* IPv4, e.g. "127.0.0.1" */
+    int port;
+    unsigned max_connections;
+    const char *tls_cert_pem; /* NULL = plain HTTP */
+    const char *tls_key_pem;
+};
+
+/* Starts listening; NULL with err set if the port cannot be bound. */
+struct api_server *api_server_start(struct api_context *ctx,
+                                    const struct api_server_options *options,
+                                    struct wr_error *err);
+
+/* Stops accepting new connections; requests already received finish. */
+void api_server_quiesce(struct api_server *server);
+
+/* Stops the server (closing remaining connections) and frees it. */
+void api_server_stop(struct api_server *server);
+
+#endif

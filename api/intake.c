@@ -1,0 +1,249 @@
+/* The publisher thread behind api_intake_publish().
+ *
+ * Why one thread: a rabbitmq-c connection is not thread-safe, and the
+ * broker pipelines confirms best over a single channel with many publishes
+ * outstanding. Request threads queue jobs (a message and a place for the
+ * outcome); the thread sends everything queued, then reads confirms for
+ * up to a millisecond, and completes each job from the confirm callback.
+ * So a burst of requests becomes one burst of publishes and one burst of
+ * acks, whatever the number of request threads. */
+#include "api/intake.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+
+/* One request's publish; lives on the request thread's stack. */
+struct intake_job {
+    const struct mq_message *msg;
+    struct intake_job *next;
+    bool done;
+    wr_status result;
+    struct wr_error detail;
+    pthread_cond_t wake;
+};
+
+struct api_intake {
+    struct api_intake_options options;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* signalled when a job is queued or on stop */
+    struct intake_job *queue_head, *queue_tail;
+    bool stopping;
+    bool connected;
+    /* owned by the thread */
+    struct mq_conn *conn;
+    struct mq_publisher *pub;
+    int64_t next_connect_ms;
+};
+
+static void finish_job(struct api_intake *intake, struct intake_job *job, wr_status result,
+                       const struct wr_error *detail)
+{
+    pthread_mutex_lock(&intake->lock);
+    job->result = result;
+    if (detail)
+        job->detail = *detail;
+    else
+        wr_error_set(&job->detail, result, "%s", wr_status_str(result));
+    job->done = true;
+    pthread_cond_signal(&job->wake);
+    pthread_mutex_unlock(&intake->lock);
+}
+
+static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,
+                       void *user)
+{
+    finish_job(user, publish_ctx, result, detail);
+}
+
+static void set_connected(struct api_intake *intake, bool connected)
+{
+    pthread_mutex_lock(&intake->lock);
+    if (intake->connected != connected)
+        wr_log(connected ? WR_LOG_INFO : WR_LOG_WARN, "intake",
+               connected ? "connected to the broker" : "lost the broker; answering 503 until back");
+    intake->connected = connected;
+    pthread_mutex_unlock(&intake->lock);
+}
+
+static void drop_connection(struct api_intake *intake)
+{
+    mq_publisher_destroy(intake->pub); /* fails outstanding jobs with WR_ERR_CONNECTION */
+    intake->pub = NULL;
+    mq_conn_close(intake->conn);
+    intake->conn = NULL;
+    set_connected(intake, false);
+}
+
+/* Opens connection and publisher unless up; at most one try per 500 ms. */
+static bool ensure_connected(struct api_intake *intake)
+{
+    struct wr_error err;
+    if (intake->pub)
+        return true;
+    int64_t now = mq_now_ms();
+    if (now < intake->next_connect_ms)
+        return false;
+    intake->next_connect_ms = now + 500;
+    intake->conn = mq_conn_open(&intake->options.conn, &err);
+    if (intake->conn) {
+        struct mq_publisher_options pub_options = {
+            .max_in_flight = intake->options.max_in_flight,
+            .confirm_timeout_ms = intake->options.confirm_timeout_ms,
+            .on_confirm = on_confirm,
+            .user = intake,
+        };
+        intake->pub = mq_publisher_create(intake->conn, &pub_options, &err);
+    }
+    if (!intake->pub) {
+        wr_log(WR_LOG_DEBUG, "intake", "connect failed: %s", err.message);
+        mq_conn_close(intake->conn);
+        intake->conn = NULL;
+        return false;
+    }
+    set_connected(intake, true);
+    return true;
+}
+
+/* Takes every queued job; waits while there is nothing to do. */
+static struct intake_job *take_jobs(struct api_intake *intake, bool *stopping)
+{
+    pthread_mutex_lock(&intake->lock);
+    while (!intake->queue_head && !intake->stopping &&
+           (!intake->pub || mq_publisher_in_flight(intake->pub) == 0)) {
+        if (intake->pub) {
+            pthread_cond_wait(&intake->work, &intake->lock);
+        } else { /* keep retrying the broker for readiness even when idle */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&intake->work, &intake->lock, &until) != 0)
+                break;
+        }
+    }
+    struct intake_job *jobs = intake->queue_head;
+    intake->queue_head = intake->queue_tail = NULL;
+    *stopping = intake->stopping;
+    pthread_mutex_unlock(&intake->lock);
+    return jobs;
+}
+
+static void publish_jobs(struct api_intake *intake, struct intake_job *jobs)
+{
+    while (jobs) {
+        struct intake_job *job = jobs;
+        jobs = jobs->next;
+        struct wr_error err;
+        if (!ensure_connected(intake)) {
+            wr_error_set(&err, WR_ERR_CONNECTION, "the broker is unavailable");
+            finish_job(intake, job, WR_ERR_CONNECTION, &err);
+            continue;
+        }
+        wr_status status = mq_publish(intake->pub, job->msg, job, &err);
+        if (status != WR_OK) {
+            finish_job(intake, job, status, &err);
+            if (status == WR_ERR_CONNECTION || !mq_conn_is_open(intake->conn))
+                drop_connection(intake);
+        }
+    }
+}
+
+static void *intake_thread(void *arg)
+{
+    struct api_intake *intake = arg;
+    bool stopping = false;
+    ensure_connected(intake);
+    while (!stopping) {
+        struct intake_job *jobs = take_jobs(intake, &stopping);
+        ensure_connected(intake);
+        publish_jobs(intake, jobs);
+        if (intake->pub && mq_publisher_in_flight(intake->pub) > 0) {
+            struct wr_error err;
+            if (mq_publisher_poll(intake->pub, 1, &err) != WR_OK &&
+                !mq_conn_is_open(intake->conn)) {
+                wr_log(WR_LOG_WARN, "intake", "broker connection lost: %s", err.message);
+                drop_connection(intake);
+            }
+        }
+    }
+    if (intake->pub) {
+        struct wr_error err;
+        if (mq_publisher_flush(intake->pub, intake->options.confirm_timeout_ms, &err) != WR_OK)
+            wr_log(WR_LOG_WARN, "intake", "at shutdown: %s", err.message);
+    }
+    drop_connection(intake);
+    return NULL;
+}
+
+struct api_intake *api_intake_start(const struct api_intake_options *options,
+                                    struct wr_error *err)
+{
+    struct api_intake *intake = calloc(1, sizeof *intake);
+    if (!intake) {
+        wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    intake->options = *options;
+    if (!intake->options.max_in_flight)
+        intake->options.max_in_flight = 1024;
+    pthread_mutex_init(&intake->lock, NULL);
+    pthread_cond_init(&intake->work, NULL);
+    if (pthread_create(&intake->thread, NULL, intake_thread, intake) != 0) {
+        pthread_cond_destroy(&intake->work);
+        pthread_mutex_destroy(&intake->lock);
+        free(intake);
+        wr_error_set(err, WR_ERR_NOMEM, "cannot start the publisher thread");
+        return NULL;
+    }
+    return intake;
+}
+
+void api_intake_stop(struct api_intake *intake)
+{
+    if (!intake)
+        return;
+    pthread_mutex_lock(&intake->lock);
+    intake->stopping = true;
+    pthread_cond_signal(&intake->work);
+    pthread_mutex_unlock(&intake->lock);
+    pthread_join(intake->thread, NULL);
+    pthread_cond_destroy(&intake->work);
+    pthread_mutex_destroy(&intake->lock);
+    free(intake);
+}
+
+wr_status api_intake_publish(struct api_intake *intake, const struct mq_message *msg,
+                             struct wr_error *err)
+{
+    struct intake_job job = {.msg = msg};
+    pthread_cond_init(&job.wake, NULL);
+    pthread_mutex_lock(&intake->lock);
+    if (intake->stopping) {
+        pthread_mutex_unlock(&intake->lock);
+        pthread_cond_destroy(&job.wake);
+        return wr_error_set(err, WR_ERR_CONNECTION, "the API is shutting down");
+    }
+    if (intake->queue_tail)
+        intake->queue_tail->next = &job;
+    else
+        intake->queue_head = &job;
+    intake->queue_tail = &job;
+    pthread_cond_signal(&intake->work);
+    while (!job.done)
+        pthread_cond_wait(&job.wake, &intake->lock);
+    pthread_mutex_unlock(&intake->lock);
+    pthread_cond_destroy(&job.wake);
+    if (err)
+        *err = job.detail;
+    return job.result;
+}
+
+bool api_intake_connected(struct api_intake *intake)
+{
+    pthread_mutex_lock(&intake->lock);
+    bool connected = intake->connected;
+    pthread_mutex_unlock(&intake->lock);
+    return connected;
+}

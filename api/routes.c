@@ -1,0 +1,418 @@
+/* The routes of warren-api and their handlers: POST /v1/orders (validate,
+ * Idempotency-Key, confirmed publish of order.placed), health, readiness
+ * and metrics. Every refusal is a JSON error; nothing a client sends can
+ * produce a 500. */
+#include "api/api.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "api/idempotency.h"
+#include "core/log.h"
+
+typedef void (*route_fn)(struct api_context *ctx, const struct api_request *req,
+                         struct api_response *res);
+
+/* One route: exact path, or a prefix followed by one path segment. */
+struct route {
+    const char *method;
+    const char *path;
+    bool has_id;
+    enum api_route metric;
+    route_fn handle;
+};
+
+static void new_uuid(char out[37])
+{
+    uuid_t id;
+    uuid_generate_random(id);
+    uuid_unparse_lower(id, out);
+}
+
+static void rfc3339_now(char *out, size_t size)
+{
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    char seconds[24];
+    strftime(seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03ldZ", seconds, now.tv_nsec / 1000000);
+}
+
+static bool all_hex(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isxdigit((unsigned char)text[i]) || isupper((unsigned char)text[i]))
+            return false;
+    return true;
+}
+
+/* Keeps a valid W3C traceparent (version 00) or makes a new one. */
+static void trace_context(const char *given, char out[56], char trace_id[33])
+{
+    if (given && strlen(given) == 55 && strncmp(given, "00-", 3) == 0 && given[35] == '-' &&
+        given[52] == '-' && all_hex(given + 3, 32) && all_hex(given + 36, 16) &&
+        all_hex(given + 53, 2) && strspn(given + 3, "0") < 32 && strspn(given + 36, "0") < 16) {
+        memcpy(out, given, 56);
+    } else {
+        unsigned char random[24];
+        if (RAND_bytes(random, sizeof random) != 1)
+            memset(random, 0x5a, sizeof random);
+        random[0] |= 1; /* never all zeros */
+        random[16] |= 1;
+        int n = snprintf(out, 56, "00-");
+        for (int i = 0; i < 24; i++)
+            n += snprintf(out + n, (size_t)(56 - n), "%s%02x", i == 16 ? "-" : "", random[i]);
+        snprintf(out + n, (size_t)(56 - n), "-01");
+    }
+    memcpy(trace_id, out + 3, 32);
+    trace_id[32] = '\0';
+}
+
+/* The bearer key's caller, or an error answer (401/403/429). */
+static bool authenticate(struct api_context *ctx, const struct api_request *req,
+                         enum cfg_api_key_kind needed, struct api_response *res,
+                         struct api_caller *caller)
+{
+    const char *auth = req->authorization;
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7]) {
+        api_response_error(res, 401, "unauthorized", "send Authorization: Bearer <key>",
+                           "Authorization");
+        api_response_header(res, "WWW-Authenticate", "Bearer");
+        return false;
+    }
+    if (!api_keyring_find(ctx->keys, auth + 7, caller)) {
+        api_response_error(res, 401, "unauthorized", "unknown key", "Authorization");
+        api_response_header(res, "WWW-Authenticate", "Bearer");
+        return false;
+    }
+    snprintf(res->caller, sizeof res->caller, "%s", caller->name);
+    if (caller->kind != needed) {
+        api_response_error(res, 403, "forbidden",
+                           needed == CFG_KEY_ADMIN ? "this route needs an admin key"
+                                                   : "this route needs a storefront key",
+                           NULL);
+        return false;
+    }
+    int retry_after = 1;
+    if (!api_keyring_take(ctx->keys, caller, mq_now_ms(), &retry_after)) {
+        char value[16];
+        snprintf(value, sizeof value, "%d", retry_after);
+        api_response_error(res, 429, "rate_limited", "too many requests for this key", NULL);
+        api_response_header(res, "Retry-After", value);
+        return false;
+    }
+    return true;
+}
+
+/* application/json, optionally with charset=utf-8 (any case). */
+static bool is_json_content_type(const char *value)
+{
+    if (!value)
+        return false;
+    while (*value == ' ')
+        value++;
+    if (strncasecmp(value, "application/json", 16) != 0)
+        return false;
+    const char *rest = value + 16;
+    rest += strspn(rest, " ");
+    if (!*rest)
+        return true;
+    if (*rest != ';')
+        return false;
+    rest++;
+    rest += strspn(rest, " ");
+    return strncasecmp(rest, "charset=utf-8", 13) == 0 && rest[13 + strspn(rest + 13, " ")] == 0;
+}
+
+static bool valid_idempotency_key(const char *key)
+{
+    size_t len = strlen(key);
+    if (len < 1 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (key[i] < 0x20 || key[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Checks everything about a POST before its body is parsed. */
+static bool precheck_order_post(const struct api_request *req, struct api_response *res)
+{
+    if (req->body_too_large) {
+        api_response_error(res, 413, "body_too_large", "the body is larger than allowed", NULL);
+        return false;
+    }
+    if (!is_json_content_type(req->content_type)) {
+        api_response_error(res, 415, "unsupported_media_type",
+                           "send Content-Type: application/json", "Content-Type");
+        return false;
+    }
+    if (req->idempotency_key && !valid_idempotency_key(req->idempotency_key)) {
+        api_response_error(res, 400, "invalid_header",
+                           "Idempotency-Key must be 1-255 printable ASCII characters",
+                           "Idempotency-Key");
+        return false;
+    }
+    return true;
+}
+
+/* The 202 body and Location of an accepted order. */
+static void accepted_response(struct api_response *res, const char *order_id)
+{
+    char location[80];
+    snprintf(location, sizeof location, "/v1/orders/%s", order_id);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "order_id", order_id, "status", "accepted",
+                             "status_url", location);
+    free(res->body);
+    res->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    res->status = 202;
+    api_response_header(res, "Location", location);
+}
+
+/* order.placed: the validated order plus what the API adds. */
+static char *placed_body(json_t *order, const char *order_id, const char *storefront,
+                         const char *idempotency_key, const char *placed_at)
+{
+    json_object_set_new(order, "order_id", json_string(order_id));
+    json_object_set_new(order, "storefront", json_string(storefront));
+    json_object_set_new(order, "idempotency_key",
+                        idempotency_key ? json_string(idempotency_key) : json_null());
+    json_object_set_new(order, "placed_at", json_string(placed_at));
+    return json_dumps(order, JSON_COMPACT);
+}
+
+/* Publishes order.placed; WR_OK only once the broker confirmed it. */
+static wr_status publish_placed(struct api_context *ctx, const char *body, const char *order_id,
+                                const char *storefront, const char *traceparent,
+                                struct wr_error *err)
+{
+    char message_id[37];
+    new_uuid(message_id);
+    struct mq_header headers[] = {
+        {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
+        {.key = "traceparent", .kind = MQ_HEADER_STRING, .string = (char *)traceparent},
+        {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = (char *)storefront},
+    };
+    struct mq_message msg = {
+        .exchange = "orders",
+        .routing_key = "order.placed",
+        .body = body,
+        .body_len = strlen(body),
+        .message_id = message_id,
+        .correlation_id = order_id,
+        .type = "order.placed",
+        .content_type = "application/json",
+        .timestamp = (int64_t)time(NULL),
+        .persistent = true,
+        .headers = headers,
+        .header_count = 3,
+    };
+    wr_status status = api_intake_publish(ctx->intake, &msg, err);
+    api_metrics_published(ctx->metrics, status == WR_OK           ? API_PUBLISH_CONFIRMED
+                                        : status == WR_ERR_NACK ? API_PUBLISH_NACKED
+                                                                : API_PUBLISH_FAILED);
+    return status;
+}
+
+static void unavailable(struct api_response *res, const char *what)
+{
+    api_response_error(res, 503, "unavailable", what, NULL);
+    api_response_header(res, "Retry-After", "1");
+}
+
+/* Claims the Idempotency-Key; false when the answer is already decided. */
+static bool claim_key(struct api_context *ctx, struct db_conn *db, const char *storefront,
+                      const char *key, json_t *order, char order_id[40], struct api_response *res)
+{
+    char *canonical = json_dumps(order, JSON_COMPACT | JSON_SORT_KEYS);
+    char hash[65], proposed[37];
+    struct api_idem_result claim;
+    struct wr_error err;
+    api_sha256_hex(canonical, strlen(canonical), hash);
+    free(canonical);
+    new_uuid(proposed);
+    if (api_idem_claim(db, storefront, key, hash, proposed, ctx->idempotency_lease_s, &claim,
+                       &err) != WR_OK) {
+        wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
+        unavailable(res, "the idempotency store is unavailable");
+        return false;
+    }
+    switch (claim.claim) {
+    case API_IDEM_NEW:
+        snprintf(order_id, 40, "%s", claim.order_id);
+        return true;
+    case API_IDEM_DONE:
+        accepted_response(res, claim.order_id);
+        free(claim.response_body);
+        return false;
+    case API_IDEM_IN_FLIGHT:
+        api_response_error(res, 409, "request_in_progress",
+                           "a request with this Idempotency-Key is still being processed",
+                           "Idempotency-Key");
+        return false;
+    case API_IDEM_MISMATCH:
+        api_response_error(res, 422, "idempotency_key_reused",
+                           "this Idempotency-Key was used with a different body",
+                           "Idempotency-Key");
+        return false;
+    }
+    return false;
+}
+
+/* Publishes and answers; records the outcome of a claimed key. */
+static void place_order(struct api_context *ctx, const struct api_request *req,
+                        const char *storefront, json_t *order, const char *order_id,
+                        struct db_conn *db, const char *traceparent, struct api_response *res)
+{
+    char placed_at[32];
+    struct wr_error err;
+    rfc3339_now(placed_at, sizeof placed_at);
+    api_order_apply_defaults(order);
+    char *body = placed_body(order, order_id, storefront, req->idempotency_key, placed_at);
+    wr_status status = publish_placed(ctx, body, order_id, storefront, traceparent, &err);
+    free(body);
+    if (status == WR_OK) {
+        accepted_response(res, order_id);
+        if (db && api_idem_complete(db, storefront, req->idempotency_key, 202, res->body, &err) !=
+                      WR_OK)
+            wr_log(WR_LOG_WARN, "api", "order %s accepted but its key not recorded: %s", order_id,
+                   err.message);
+        return;
+    }
+    wr_log(WR_LOG_WARN, "api", "order %s not accepted: %s: %s", order_id, wr_status_str(status),
+           err.message);
+    if (db && api_idem_release(db, storefront, req->idempotency_key, &err) != WR_OK)
+        wr_log(WR_LOG_WARN, "api", "releasing an Idempotency-Key failed: %s", err.message);
+    unavailable(res, "the order could not be handed to the broker; retry");
+}
+
+static void orders_post(struct api_context *ctx, const struct api_request *req,
+                        struct api_response *res)
+{
+    struct api_caller caller;
+    struct api_order_error invalid;
+    json_t *order = NULL;
+    char traceparent[56], order_id[40];
+    trace_context(req->traceparent, traceparent, res->trace_id);
+    api_response_header(res, "traceparent", traceparent);
+    if (!authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller) ||
+        !precheck_order_post(req, res))
+        return;
+    if (api_order_parse(req->body ? req->body : "", req->body_len, &ctx->limits, &order,
+                        &invalid) != WR_OK) {
+        api_response_error(res, 400, invalid.code, invalid.message, invalid.field);
+        return;
+    }
+    struct db_conn *db = NULL;
+    struct wr_error err;
+    if (req->idempotency_key && !(db = db_pool_acquire(ctx->db, &err))) {
+        wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
+        unavailable(res, "the idempotency store is unavailable");
+    } else if (!req->idempotency_key) {
+        new_uuid(order_id);
+        place_order(ctx, req, caller.name, order, order_id, NULL, traceparent, res);
+    } else if (claim_key(ctx, db, caller.name, req->idempotency_key, order, order_id, res)) {
+        place_order(ctx, req, caller.name, order, order_id, db, traceparent, res);
+    }
+    if (db)
+        db_pool_release(ctx->db, db);
+    json_decref(order);
+}
+
+static void orders_get(struct api_context *ctx, const struct api_request *req,
+                       struct api_response *res)
+{
+    struct api_caller caller;
+    if (!authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller))
+        return;
+    /* The order service's database and its read model arrive with the
+     * order saga; until then no order can be found. */
+    api_response_error(res, 404, "not_found", "no such order", NULL);
+}
+
+static void healthz(struct api_context *ctx, const struct api_request *req,
+                    struct api_response *res)
+{
+    (void)ctx;
+    (void)req;
+    res->status = 200;
+    res->body = strdup("{\"status\":\"ok\"}");
+}
+
+static void readyz(struct api_context *ctx, const struct api_request *req,
+                   struct api_response *res)
+{
+    struct wr_error err;
+    struct db_result *rows = NULL;
+    (void)req;
+    bool broker = api_intake_connected(ctx->intake);
+    struct db_conn *db = db_pool_acquire(ctx->db, &err);
+    bool database = db && db_exec(db, "SELECT 1", 0, NULL, &rows, &err) == WR_OK;
+    db_result_free(rows);
+    if (db)
+        db_pool_release(ctx->db, db);
+    json_t *body = json_pack("{s:s, s:b, s:b}", "status", broker && database ? "ready" : "unready",
+                             "broker", broker, "database", database);
+    res->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    res->status = broker && database ? 200 : 503;
+}
+
+static void metrics(struct api_context *ctx, const struct api_request *req,
+                    struct api_response *res)
+{
+    (void)req;
+    res->status = 200;
+    res->body = api_metrics_render(ctx->metrics);
+    res->content_type = "text/plain; version=0.0.4";
+}
+
+static const struct route routes[] = {
+    {"POST", "/v1/orders", false, API_ROUTE_ORDERS_POST, orders_post},
+    {"GET", "/v1/orders/", true, API_ROUTE_ORDERS_GET, orders_get},
+    {"GET", "/healthz", false, API_ROUTE_HEALTHZ, healthz},
+    {"GET", "/readyz", false, API_ROUTE_READYZ, readyz},
+    {"GET", "/metrics", false, API_ROUTE_METRICS, metrics},
+};
+
+static bool path_matches(const struct route *route, const char *path)
+{
+    size_t len = strlen(route->path);
+    if (!route->has_id)
+        return strcmp(path, route->path) == 0;
+    return strncmp(path, route->path, len) == 0 && path[len] && !strchr(path + len, '/');
+}
+
+void api_handle(struct api_context *ctx, const struct api_request *req, struct api_response *res)
+{
+    char allow[64] = "";
+    res->route = API_ROUTE_OTHER;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!path_matches(&routes[i], req->path))
+            continue;
+        if (strcmp(routes[i].method, req->method) == 0) {
+            res->route = routes[i].metric;
+            routes[i].handle(ctx, req, res);
+            return;
+        }
+        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "",
+                 routes[i].method);
+    }
+    if (*allow) {
+        api_response_error(res, 405, "method_not_allowed", "this route does not take that method",
+                           NULL);
+        api_response_header(res, "Allow", allow);
+    } else {
+        api_response_error(res, 404, "not_found", "no such route", NULL);
+    }
+}

@@ -1,0 +1,269 @@
+/* The HTTP side of warren-api on libmicrohttpd: one thread per connection
+ * (a request may sleep while its order is confirmed by the broker), bodies
+ * collected up to the limit, one JSON access-log line per request. */
+#include "api/api.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct api_server {
+    struct MHD_Daemon *daemon;
+    struct api_context *ctx;
+    size_t max_body;
+};
+
+/* Per-request state kept by MHD between calls (con_cls). */
+struct request_state {
+    struct timespec started;
+    char *body;
+    size_t body_len;
+    bool too_large;
+    bool answered;
+    struct api_response res;
+    char method[16];
+    char path[256];
+};
+
+void api_response_header(struct api_response *res, const char *name, const char *value)
+{
+    if (res->header_count >= API_MAX_HEADERS)
+        return;
+    res->headers[res->header_count].name = name;
+    snprintf(res->headers[res->header_count].value, sizeof res->headers[0].value, "%s", value);
+    res->header_count++;
+}
+
+void api_response_error(struct api_response *res, int status, const char *code,
+                        const char *message, const char *field)
+{
+    json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field && *field)
+        json_object_set_new(error, "field", json_string(field));
+    json_t *root = json_pack("{s:o}", "error", error);
+    free(res->body);
+    res->body = json_dumps(root, JSON_COMPACT);
+    res->status = status;
+    json_decref(root);
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* {"ts","level","component":"access","method","path","status","duration_us","caller","trace_id"} */
+static void access_log(const struct request_state *state, double seconds)
+{
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    char stamp[48];
+    snprintf(stamp, sizeof stamp, "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I}", "ts", stamp, "level", "info",
+                             "component", "access", "method", state->method, "path", state->path,
+                             "status", state->res.status, "duration_us",
+                             (json_int_t)(seconds * 1e6));
+    if (state->res.caller[0])
+        json_object_set_new(line, "caller", json_string(state->res.caller));
+    if (state->res.trace_id[0])
+        json_object_set_new(line, "trace_id", json_string(state->res.trace_id));
+    char *text = json_dumps(line, JSON_COMPACT);
+    if (text)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode code)
+{
+    struct api_server *server = cls;
+    struct request_state *state = *con_cls;
+    (void)connection;
+    (void)code;
+    if (!state)
+        return;
+    double seconds = seconds_since(&state->started);
+    if (state->answered) {
+        api_metrics_request_done(server->ctx->metrics, state->res.route, state->res.status,
+                                 seconds);
+        access_log(state, seconds);
+    } else {
+        api_metrics_request_done(server->ctx->metrics, API_ROUTE_OTHER, 0, seconds);
+    }
+    free(state->res.body);
+    free(state->body);
+    free(state);
+    *con_cls = NULL;
+}
+
+static struct request_state *begin_request(struct api_server *server,
+                                           struct MHD_Connection *connection, const char *method,
+                                           const char *url)
+{
+    struct request_state *state = calloc(1, sizeof *state);
+    if (!state)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &state->started);
+    snprintf(state->method, sizeof state->method, "%s", method);
+    snprintf(state->path, sizeof state->path, "%s", url);
+    const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && strtoull(length, NULL, 10) > server->max_body)
+        state->too_large = true;
+    api_metrics_request_started(server->ctx->metrics);
+    return state;
+}
+
+/* Keeps up to max_body bytes; beyond that only notes that it was too large. */
+static bool append_body(struct api_server *server, struct request_state *state, const char *data,
+                        size_t size)
+{
+    if (state->too_large || state->body_len + size > server->max_body) {
+        state->too_large = true;
+        return true;
+    }
+    char *grown = realloc(state->body, state->body_len + size);
+    if (!grown)
+        return false;
+    memcpy(grown + state->body_len, data, size);
+    state->body = grown;
+    state->body_len += size;
+    return true;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection,
+                                     struct request_state *state)
+{
+    struct api_response *res = &state->res;
+    const char *body = res->body ? res->body : "";
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
+    for (int i = 0; i < res->header_count; i++)
+        MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
+    enum MHD_Result result = MHD_queue_response(connection, (unsigned)res->status, response);
+    MHD_destroy_response(response);
+    state->answered = true;
+    return result;
+}
+
+static const char *header(struct MHD_Connection *connection, const char *name)
+{
+    return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection,
+                                      const char *url, const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct api_server *server = cls;
+    struct request_state *state = *con_cls;
+    (void)version;
+    if (!state) {
+        *con_cls = begin_request(server, connection, method, url);
+        return *con_cls ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size > 0) {
+        bool kept = append_body(server, state, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return kept ? MHD_YES : MHD_NO;
+    }
+    struct api_request req = {
+        .method = method,
+        .path = url,
+        .authorization = header(connection, MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_type = header(connection, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .idempotency_key = header(connection, "Idempotency-Key"),
+        .traceparent = header(connection, "traceparent"),
+        .body = state->body,
+        .body_len = state->body_len,
+        .body_too_large = state->too_large,
+    };
+    api_handle(server->ctx, &req, &state->res);
+    return send_response(connection, state);
+}
+
+static int bind_address(const struct api_server_options *options, struct sockaddr_in *addr,
+                        struct wr_error *err)
+{
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)options->port);
+    if (inet_pton(AF_INET, options->address, &addr->sin_addr) == 1)
+        return 0;
+    wr_error_set(err, WR_ERR_CONFIG, "api.address: %s is not an IPv4 address", options->address);
+    return -1;
+}
+
+struct api_server *api_server_start(struct api_context *ctx,
+                                    const struct api_server_options *options,
+                                    struct wr_error *err)
+{
+    struct sockaddr_in addr;
+    if (bind_address(options, &addr, err) != 0)
+        return NULL;
+    struct api_server *server = calloc(1, sizeof *server);
+    if (!server) {
+        wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    server->ctx = ctx;
+    server->max_body = ctx->limits.max_body;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_AUTO | MHD_USE_ITC;
+    if (options->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)options->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)options->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+    server->daemon = MHD_start_daemon(
+        flags, (uint16_t)options->port, NULL, NULL, access_handler, server,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+        MHD_OPTION_ARRAY, options->tls_cert_pem ? tls : none,
+        MHD_OPTION_END);
+    if (!server->daemon) {
+        wr_error_set(err, WR_ERR_IO, "cannot listen on %s:%d (in use, or bad TLS files?)",
+                     options->address, options->port);
+        free(server);
+        return NULL;
+    }
+    return server;
+}
+
+void api_server_quiesce(struct api_server *server)
+{
+    MHD_socket fd = MHD_quiesce_daemon(server->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void api_server_stop(struct api_server *server)
+{
+    if (!server)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}
