@@ -224,20 +224,39 @@ static wr_status open_socket(struct mq_conn *conn, const struct url_parts *parts
         return wr_error_set(err, WR_ERR_NOMEM, "cannot create a socket");
     struct timeval tv = timeval_ms(timeout_ms);
     int rc = amqp_socket_open_noblock(socket, parts->info.host, parts->info.port, &tv);
-    if (rc != AMQP_STATUS_OK)
-        return mq__status_from_library(conn, rc, "connect", err);
+    if (rc != AMQP_STATUS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "connect to %s:%d (is the broker running?)",
+                 parts->info.host, parts->info.port);
+        return mq__status_from_library(conn, rc, what, err);
+    }
     (void)amqp_set_handshake_timeout(conn->amqp, &tv);
     struct timeval rpc = timeval_ms(RPC_TIMEOUT_MS);
     (void)amqp_set_rpc_timeout(conn->amqp, &rpc);
     return WR_OK;
 }
 
+static amqp_table_entry_t flag_entry(const char *key)
+{
+    amqp_table_entry_t entry = {.key = amqp_cstring_bytes(key),
+                                .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}};
+    return entry;
+}
+
+/* Client properties: the connection name, and the capabilities that make
+ * the broker tell us when it cancels a consumer (queue deleted) or blocks
+ * publishers (memory or disk alarm). rabbitmq-c merges in its own. */
 static wr_status login(struct mq_conn *conn, const struct url_parts *parts, struct wr_error *err)
 {
-    amqp_table_entry_t entry = {.key = amqp_cstring_bytes("connection_name"),
-                                .value = {.kind = AMQP_FIELD_KIND_UTF8,
-                                          .value.bytes = mq__bytes(conn->name)}};
-    amqp_table_t properties = {.num_entries = conn->name ? 1 : 0, .entries = &entry};
+    amqp_table_entry_t flags[] = {flag_entry("consumer_cancel_notify"),
+                                  flag_entry("connection.blocked")};
+    amqp_table_entry_t entries[] = {
+        {.key = amqp_cstring_bytes("capabilities"),
+         .value = {.kind = AMQP_FIELD_KIND_TABLE, .value.table = {2, flags}}},
+        {.key = amqp_cstring_bytes("connection_name"),
+         .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = mq__bytes(conn->name)}},
+    };
+    amqp_table_t properties = {.num_entries = conn->name ? 2 : 1, .entries = entries};
     int heartbeat = conn->heartbeat_s > 0 ? conn->heartbeat_s : HEARTBEAT_BROKER_DEFAULT;
     amqp_rpc_reply_t reply = amqp_login_with_properties(
         conn->amqp, parts->info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat, &properties,

@@ -272,6 +272,12 @@ static wr_status on_method(struct mq_publisher *pub, amqp_method_t method, struc
     case AMQP_CHANNEL_CLOSE_METHOD:
     case AMQP_CONNECTION_CLOSE_METHOD:
         return on_close(pub, method, err);
+    case AMQP_CONNECTION_BLOCKED_METHOD:
+        wr_log(WR_LOG_WARN, "broker", "the broker blocks publishing (resource alarm)");
+        return WR_OK;
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+        wr_log(WR_LOG_INFO, "broker", "the broker unblocked publishing");
+        return WR_OK;
     default:
         wr_log(WR_LOG_DEBUG, "broker", "publisher ignores method 0x%08x", (unsigned)method.id);
         return WR_OK;
