@@ -29,4 +29,22 @@ int ts_run(const char *command_line);
  * "<prefix>-<pid>-<counter>". Written into out. */
 const char *ts_unique_name(const char *prefix, char *out, size_t out_size);
 
+#include <sys/types.h>
+
+/* Starts argv[0] with argv (NULL-terminated) as a child process whose
+ * stderr goes to log_path (truncated). Returns its pid (asserting on
+ * failure). Environment variables set by the test are inherited. */
+pid_t ts_spawn(char *const argv[], const char *log_path);
+
+/* Sends sig to pid and waits up to timeout_ms for it to exit; then
+ * SIGKILLs it. Returns the exit status (0-255), or 128+signal. */
+int ts_stop(pid_t pid, int sig, int timeout_ms);
+
+/* Polls url with HTTP GET until it answers 200 or timeout_ms passes;
+ * returns 0 when it answered. */
+int ts_http_wait(const char *url, int timeout_ms);
+
+/* A port for a server started by a test: 20000 + (pid % 20000) + offset. */
+int ts_port(int offset);
+
 #endif
