@@ -122,8 +122,9 @@ static int run_plan(const struct ctl_context *ctx, const struct topology_args *a
     printf("plan: %s against %s (vhost %s)\n", args->file, where, broker.vhost);
     topo_plan_print(&plan, stdout, args->verbose);
     if (plan.counts[TOPO_ACTION_DRIFT] || plan.counts[TOPO_ACTION_BLOCKED]) {
-        fprintf(stderr, "warrenctl: the broker differs from %s; apply leaves drifted objects "
-                        "alone (delete or fix them on the broker, or change the file)\n",
+        fprintf(stderr,
+                "warrenctl: the broker differs from %s; apply leaves drifted objects "
+                "alone (delete or fix them on the broker, or change the file)\n",
                 args->file);
         code = CTL_EXIT_FAILED;
     }

@@ -90,14 +90,20 @@ static wr_status apply_item(struct apply *a, const struct topo_plan_item *item,
                             struct wr_error *err)
 {
     switch (item->action) {
-    case TOPO_ACTION_CREATE: return create(a, item, err);
-    case TOPO_ACTION_OK: a->result->present++; break;
+    case TOPO_ACTION_CREATE:
+        return create(a, item, err);
+    case TOPO_ACTION_OK:
+        a->result->present++;
+        break;
     case TOPO_ACTION_DRIFT:
         a->result->drifted++;
         mark_refused(a, item);
         break;
-    case TOPO_ACTION_BLOCKED: a->result->blocked++; break;
-    case TOPO_ACTION_EXTRA: break;
+    case TOPO_ACTION_BLOCKED:
+        a->result->blocked++;
+        break;
+    case TOPO_ACTION_EXTRA:
+        break;
     }
     if (a->out && item->action != TOPO_ACTION_OK)
         topo_plan_print_item(item, NULL, a->out);
@@ -105,8 +111,8 @@ static wr_status apply_item(struct apply *a, const struct topo_plan_item *item,
 }
 
 wr_status topo_apply_plan(struct mq_conn *conn, const struct topo_derived *want,
-                          const struct topo_plan *plan, FILE *out,
-                          struct topo_apply_result *result, struct wr_error *err)
+                          const struct topo_plan *plan, FILE *out, struct topo_apply_result *result,
+                          struct wr_error *err)
 {
     struct apply a = {.conn = conn, .want = want, .out = out, .result = result};
     wr_status status = WR_ERR_NOMEM;
@@ -123,9 +129,9 @@ wr_status topo_apply_plan(struct mq_conn *conn, const struct topo_derived *want,
     for (size_t i = 0; i < plan->count && status == WR_OK; i++)
         status = apply_item(&a, &plan->items[i], err);
     if (status == WR_OK && (result->drifted || result->blocked))
-        status = wr_error_set(err, WR_ERR_DRIFT,
-                              "%zu object(s) differ on the broker and were left alone",
-                              result->drifted);
+        status =
+            wr_error_set(err, WR_ERR_DRIFT,
+                         "%zu object(s) differ on the broker and were left alone", result->drifted);
 out:
     free(a.refused_queues);
     free(a.refused_exchanges);

@@ -76,8 +76,8 @@ static void derived_owner(const struct topo_model *m, const char *name, char *ou
             continue;
         if (topo_dead_queue_name(q->name, derived, sizeof derived) == WR_OK &&
             strcmp(derived, name) == 0) {
-            snprintf(out, size, "; it is the dead-letter queue of queue \"%s\" (line %d)",
-                     q->name, q->pos.line);
+            snprintf(out, size, "; it is the dead-letter queue of queue \"%s\" (line %d)", q->name,
+                     q->pos.line);
             return;
         }
         for (size_t d = 0; d < q->retry_delay_count; d++) {

@@ -30,8 +30,8 @@ struct topo_node {
     enum topo_node_kind kind;
     int line;
     int column;
-    const char *text; /* SCALAR: the value, NUL-terminated */
-    bool plain;       /* SCALAR: written without quotes (so 5 is an integer, "5" text) */
+    const char *text;         /* SCALAR: the value, NUL-terminated */
+    bool plain;               /* SCALAR: written without quotes (so 5 is an integer, "5" text) */
     struct topo_node **items; /* SEQUENCE */
     struct topo_pair *pairs;  /* MAPPING, in file order */
     size_t count;             /* items or pairs */

@@ -19,16 +19,14 @@ static const struct topo_choice queue_type_choices[] = {
     {"classic", MQ_QUEUE_CLASSIC},
 };
 static const struct topo_choice service_choices[] = {
-    {"order", TOPO_SERVICE_ORDER},
-    {"inventory", TOPO_SERVICE_INVENTORY},
-    {"payment", TOPO_SERVICE_PAYMENT},
-    {"notification", TOPO_SERVICE_NOTIFICATION},
-    {"analytics", TOPO_SERVICE_ANALYTICS},
-    {"deadletter", TOPO_SERVICE_DEADLETTER},
+    {"order", TOPO_SERVICE_ORDER},         {"inventory", TOPO_SERVICE_INVENTORY},
+    {"payment", TOPO_SERVICE_PAYMENT},     {"notification", TOPO_SERVICE_NOTIFICATION},
+    {"analytics", TOPO_SERVICE_ANALYTICS}, {"deadletter", TOPO_SERVICE_DEADLETTER},
 };
 
 #define CHOICES(array) array, sizeof array / sizeof array[0]
-const struct topo_choice_set topo_exchange_types = {"exchange type", CHOICES(exchange_type_choices)};
+const struct topo_choice_set topo_exchange_types = {"exchange type",
+                                                    CHOICES(exchange_type_choices)};
 const struct topo_choice_set topo_queue_types = {"queue type", CHOICES(queue_type_choices)};
 const struct topo_choice_set topo_services = {"service", CHOICES(service_choices)};
 
@@ -128,8 +126,8 @@ static wr_status load_model(struct topo_model *model, const char *name)
     return model->file ? WR_OK : WR_ERR_NOMEM;
 }
 
-wr_status topo_load_buffer(const char *name, const char *text, size_t size,
-                           struct topo_model **out, struct topo_diags *diags)
+wr_status topo_load_buffer(const char *name, const char *text, size_t size, struct topo_model **out,
+                           struct topo_diags *diags)
 {
     struct topo_tree *tree = NULL;
     const struct topo_node *root = NULL;
@@ -187,7 +185,7 @@ int topo_retry_tier(const struct topo_queue *queue, int attempt)
 {
     if (attempt < 1 || attempt >= queue->max_attempts || queue->retry_delay_count == 0)
         return -1;
-    size_t tier = (size_t)attempt < queue->retry_delay_count ? (size_t)attempt
-                                                              : queue->retry_delay_count;
+    size_t tier =
+        (size_t)attempt < queue->retry_delay_count ? (size_t)attempt : queue->retry_delay_count;
     return (int)tier - 1;
 }

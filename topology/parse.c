@@ -167,8 +167,7 @@ static struct topo_node *new_node(struct builder *b, enum topo_node_kind kind,
     return node;
 }
 
-static wr_status remember_anchor(struct builder *b, const yaml_char_t *name,
-                                 struct topo_node *node)
+static wr_status remember_anchor(struct builder *b, const yaml_char_t *name, struct topo_node *node)
 {
     if (!name)
         return WR_OK;
@@ -297,11 +296,21 @@ static wr_status build_node(struct builder *b, yaml_event_t *event, struct topo_
         return event_error(b, event, "nesting is deeper than %d levels", MAX_DEPTH);
     b->depth++;
     switch (event->type) {
-    case YAML_SCALAR_EVENT: status = build_scalar(b, event, out); break;
-    case YAML_SEQUENCE_START_EVENT: status = build_sequence(b, event, out); break;
-    case YAML_MAPPING_START_EVENT: status = build_mapping(b, event, out); break;
-    case YAML_ALIAS_EVENT: status = build_alias(b, event, out); break;
-    default: status = event_error(b, event, "unexpected YAML event"); break;
+    case YAML_SCALAR_EVENT:
+        status = build_scalar(b, event, out);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        status = build_sequence(b, event, out);
+        break;
+    case YAML_MAPPING_START_EVENT:
+        status = build_mapping(b, event, out);
+        break;
+    case YAML_ALIAS_EVENT:
+        status = build_alias(b, event, out);
+        break;
+    default:
+        status = event_error(b, event, "unexpected YAML event");
+        break;
     }
     b->depth--;
     return status;
@@ -375,6 +384,5 @@ bool topo_node_is_null(const struct topo_node *node)
     if (!node || node->kind != TOPO_NODE_SCALAR || !node->plain)
         return false;
     const char *t = node->text;
-    return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") ||
-           !strcmp(t, "NULL");
+    return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL");
 }

@@ -100,8 +100,8 @@ static struct topo_plan_item *add_item(struct topo_plan *plan, enum topo_action 
         plan->capacity = capacity;
     }
     struct topo_plan_item *item = &plan->items[plan->count++];
-    *item = (struct topo_plan_item){.action = action, .object = object, .index = index,
-                                    .label = label};
+    *item =
+        (struct topo_plan_item){.action = action, .object = object, .index = index, .label = label};
     plan->counts[action]++;
     return item;
 }
@@ -109,8 +109,8 @@ static struct topo_plan_item *add_item(struct topo_plan *plan, enum topo_action 
 static wr_status add_difference(struct topo_plan_item *item, const char *field,
                                 const char *file_value, const char *broker_value)
 {
-    struct topo_difference *grown = realloc(
-        item->differences, (item->difference_count + 1) * sizeof *item->differences);
+    struct topo_difference *grown =
+        realloc(item->differences, (item->difference_count + 1) * sizeof *item->differences);
     if (!grown)
         return WR_ERR_NOMEM;
     item->differences = grown;
@@ -148,8 +148,9 @@ static wr_status compare_exchange(struct topo_plan_item *item, const struct mq_e
 {
     wr_status status = WR_OK;
     if (want->type != have->spec.type)
-        status = add_difference(item, "type", topo_choice_name(&topo_exchange_types, (int)want->type),
-                                topo_choice_name(&topo_exchange_types, (int)have->spec.type));
+        status =
+            add_difference(item, "type", topo_choice_name(&topo_exchange_types, (int)want->type),
+                           topo_choice_name(&topo_exchange_types, (int)have->spec.type));
     if (status == WR_OK && !have->durable)
         status = add_difference(item, "durable", "true", "false");
     if (status == WR_OK && have->auto_delete)
@@ -250,9 +251,9 @@ static wr_status plan_queues(struct topo_plan *plan, const struct topo_derived *
 
 static bool same_binding(const struct mq_binding_spec *a, const struct mq_binding_spec *b)
 {
-    return a->exchange && b->exchange && a->queue && b->queue && a->routing_key &&
-           b->routing_key && strcmp(a->exchange, b->exchange) == 0 &&
-           strcmp(a->queue, b->queue) == 0 && strcmp(a->routing_key, b->routing_key) == 0;
+    return a->exchange && b->exchange && a->queue && b->queue && a->routing_key && b->routing_key &&
+           strcmp(a->exchange, b->exchange) == 0 && strcmp(a->queue, b->queue) == 0 &&
+           strcmp(a->routing_key, b->routing_key) == 0;
 }
 
 static char *binding_label(const struct mq_binding_spec *b)

@@ -6,10 +6,8 @@
 #include <stdio.h>
 
 static const char *const action_words[] = {
-    [TOPO_ACTION_CREATE] = "create",
-    [TOPO_ACTION_OK] = "ok",
-    [TOPO_ACTION_DRIFT] = "drift",
-    [TOPO_ACTION_BLOCKED] = "blocked",
+    [TOPO_ACTION_CREATE] = "create",     [TOPO_ACTION_OK] = "ok",
+    [TOPO_ACTION_DRIFT] = "drift",       [TOPO_ACTION_BLOCKED] = "blocked",
     [TOPO_ACTION_EXTRA] = "not in file",
 };
 
@@ -53,6 +51,5 @@ void topo_plan_summary(const struct topo_plan *plan, char *out, size_t out_size)
         used += (size_t)snprintf(out + used, out_size - used, ", %zu blocked",
                                  plan->counts[TOPO_ACTION_BLOCKED]);
     if (plan->counts[TOPO_ACTION_EXTRA] && used < out_size)
-        snprintf(out + used, out_size - used, ", %zu not in file",
-                 plan->counts[TOPO_ACTION_EXTRA]);
+        snprintf(out + used, out_size - used, ", %zu not in file", plan->counts[TOPO_ACTION_EXTRA]);
 }

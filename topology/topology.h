@@ -124,13 +124,13 @@ struct topo_model {
  * diagnostics; WR_ERR_TOPOLOGY with every problem found appended to diags
  * and *out NULL; WR_ERR_IO if the file cannot be read (one diagnostic
  * without position says why); WR_ERR_NOMEM. */
-wr_status topo_load_file(const char *path, struct topo_model **out, struct topo_diags *diags)
-    WR_MUST_CHECK;
+wr_status topo_load_file(const char *path, struct topo_model **out,
+                         struct topo_diags *diags) WR_MUST_CHECK;
 
 /* Same for text already in memory (size bytes, need not be NUL-terminated);
  * name is used in messages. */
-wr_status topo_load_buffer(const char *name, const char *text, size_t size,
-                           struct topo_model **out, struct topo_diags *diags) WR_MUST_CHECK;
+wr_status topo_load_buffer(const char *name, const char *text, size_t size, struct topo_model **out,
+                           struct topo_diags *diags) WR_MUST_CHECK;
 
 /* NULL is allowed. */
 void topo_model_free(struct topo_model *model);
@@ -149,8 +149,8 @@ int topo_retry_tier(const struct topo_queue *queue, int attempt);
  * with the delay written by wr_duration_format ("payment.retry.10s").
  * Writes into out; WR_ERR_INVALID if it does not fit (never for a loaded
  * model and a TOPO_DERIVED_NAME_SIZE buffer). */
-wr_status topo_retry_queue_name(const char *queue, int64_t delay_ms, char *out, size_t out_size)
-    WR_MUST_CHECK;
+wr_status topo_retry_queue_name(const char *queue, int64_t delay_ms, char *out,
+                                size_t out_size) WR_MUST_CHECK;
 
 /* Name of the dead-letter queue of queue: "<queue>.dead". Same contract. */
 wr_status topo_dead_queue_name(const char *queue, char *out, size_t out_size) WR_MUST_CHECK;
@@ -204,7 +204,8 @@ struct topo_plan_item {
     enum topo_object object;
     size_t index; /* into the derived arrays; into the live arrays for EXTRA */
     char *label;  /* "queue payment", "binding orders -> payment [payment.charge]" */
-    char *detail; /* what it would be ("quorum, ttl 10s -> payment") or why it is blocked; may be NULL */
+    char *detail; /* what it would be ("quorum, ttl 10s -> payment") or why it is blocked; may be
+                     NULL */
     struct topo_difference *differences; /* DRIFT only */
     size_t difference_count;
 };
@@ -255,7 +256,7 @@ struct topo_apply_result {
  * something did (everything else was still created), or the broker's error
  * (err says which object) if a declaration failed otherwise. */
 wr_status topo_apply_plan(struct mq_conn *conn, const struct topo_derived *want,
-                          const struct topo_plan *plan, FILE *out,
-                          struct topo_apply_result *result, struct wr_error *err) WR_MUST_CHECK;
+                          const struct topo_plan *plan, FILE *out, struct topo_apply_result *result,
+                          struct wr_error *err) WR_MUST_CHECK;
 
 #endif

@@ -91,7 +91,8 @@ static bool expect_kind(struct vctx *c, const struct topo_node *node, enum topo_
     char buf[160];
     if (node->kind == kind && !(kind == TOPO_NODE_SCALAR && topo_node_is_null(node)))
         return true;
-    problem(c, node, "%s must be %s, got %s", subject, names[kind], describe(node, buf, sizeof buf));
+    problem(c, node, "%s must be %s, got %s", subject, names[kind],
+            describe(node, buf, sizeof buf));
     return false;
 }
 
@@ -229,8 +230,8 @@ static void unknown_key(struct vctx *c, const struct topo_node *key, const struc
             snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", m->rules[i].key);
     }
     topo_quote(key->text, quoted, sizeof quoted);
-    problem(c, key, "unknown key %s %s %s%s; allowed keys: %s", quoted, m->top ? "at" : "in",
-            label, hint, allowed);
+    problem(c, key, "unknown key %s %s %s%s; allowed keys: %s", quoted, m->top ? "at" : "in", label,
+            hint, allowed);
 }
 
 /* The index of an earlier pair with the same key, or SIZE_MAX. */
@@ -479,8 +480,8 @@ static void queue_prefetch(struct vctx *c, const struct topo_node *value, void *
 }
 
 static const struct key_rule queue_keys[] = {
-    {"name", true, queue_name},         {"type", false, queue_type},
-    {"service", true, queue_service},   {"workers", false, queue_workers},
+    {"name", true, queue_name},          {"type", false, queue_type},
+    {"service", true, queue_service},    {"workers", false, queue_workers},
     {"prefetch", false, queue_prefetch}, {"retry", false, queue_retry},
     {"bindings", false, queue_bindings},
 };

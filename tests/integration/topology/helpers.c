@@ -108,7 +108,8 @@ static size_t snapshot_lines(const struct mq_live_state *live, const char *prefi
     for (size_t i = 0; i < live->binding_count; i++) {
         const struct mq_binding_spec *b = &live->bindings[i];
         if (has_prefix(b->queue, prefix))
-            lines[n++] = line_printf("binding %s -> %s [%s]", b->exchange, b->queue, b->routing_key);
+            lines[n++] =
+                line_printf("binding %s -> %s [%s]", b->exchange, b->queue, b->routing_key);
     }
     return n;
 }
@@ -117,8 +118,8 @@ char *it_snapshot(const char *prefix)
 {
     struct mq_live_state live = {0};
     struct wr_error err = {0};
-    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK,
-                  "fetch: %s", err.message);
+    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK, "fetch: %s",
+                  err.message);
     size_t capacity = live.exchange_count + live.queue_count + live.binding_count + 1;
     char **lines = calloc(capacity, sizeof *lines);
     ck_assert_ptr_nonnull(lines);
@@ -143,8 +144,8 @@ void it_cleanup(const char *prefix)
     struct mq_live_state live = {0};
     struct wr_error err = {0};
     struct mq_conn *conn = it_connect();
-    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK,
-                  "fetch: %s", err.message);
+    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK, "fetch: %s",
+                  err.message);
     for (size_t i = 0; i < live.queue_count; i++) {
         if (has_prefix(live.queues[i].spec.name, prefix))
             ck_assert_int_eq(mq_delete_queue(conn, live.queues[i].spec.name, &err), WR_OK);

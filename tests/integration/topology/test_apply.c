@@ -39,8 +39,8 @@ static void plan_live(const struct loaded *loaded, struct topo_plan *plan)
 {
     struct mq_live_state live = {0};
     struct wr_error err = {0};
-    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK,
-                  "fetch: %s", err.message);
+    ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK, "fetch: %s",
+                  err.message);
     ck_assert_int_eq(topo_plan_build(&loaded->derived, &live, plan, NULL), WR_OK);
     mq_live_state_free(&live);
 }

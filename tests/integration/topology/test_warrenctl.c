@@ -92,8 +92,10 @@ END_TEST
 START_TEST(test_usage_errors_exit_2)
 {
     expect_run("", 2, "warrenctl: missing COMMAND\nTry 'warrenctl --help'.\n");
-    expect_run("--bogus topology", 2, "warrenctl: unknown option '--bogus'\nTry 'warrenctl --help'.\n");
-    expect_run("frobnicate", 2, "warrenctl: unknown command 'frobnicate'\nTry 'warrenctl --help'.\n");
+    expect_run("--bogus topology", 2,
+               "warrenctl: unknown option '--bogus'\nTry 'warrenctl --help'.\n");
+    expect_run("frobnicate", 2,
+               "warrenctl: unknown command 'frobnicate'\nTry 'warrenctl --help'.\n");
     expect_run("topology", 2,
                "warrenctl: missing subcommand (validate, plan or apply)\n"
                "Try 'warrenctl topology --help'.\n");
@@ -127,8 +129,7 @@ static void expect_output_has(const char *args, int code, const char *needle)
     int status = run_ctl(args, &output);
     ck_assert_msg(status == code, "warrenctl %s: exit %d, expected %d; output:\n%s", args, status,
                   code, output);
-    ck_assert_msg(strstr(output, needle), "warrenctl %s: no \"%s\" in:\n%s", args, needle,
-                  output);
+    ck_assert_msg(strstr(output, needle), "warrenctl %s: no \"%s\" in:\n%s", args, needle, output);
     free(output);
 }
 
@@ -151,7 +152,8 @@ START_TEST(test_plan_and_apply)
     expect_output_has(args, 0, "summary: 0 to create, 13 ok, 0 drifted\n");
 
     snprintf(drift_args, sizeof drift_args, "topology plan '%s'", drift);
-    snprintf(text, sizeof text, "drift: queue %s-audit: type: file quorum, broker classic\n", prefix);
+    snprintf(text, sizeof text, "drift: queue %s-audit: type: file quorum, broker classic\n",
+             prefix);
     expect_output_has(drift_args, 1, text);
     snprintf(drift_args, sizeof drift_args, "topology apply '%s'", drift);
     expect_output_has(drift_args, 1, text);
@@ -172,11 +174,11 @@ START_TEST(test_unreachable_broker)
 {
     char path[1024], args[1400];
     ts_source_path("topology/topology.yaml", path, sizeof path);
-    snprintf(args, sizeof args,
-             "topology plan '%s'", path);
+    snprintf(args, sizeof args, "topology plan '%s'", path);
     setenv("WARREN_BROKER_MANAGEMENT_URL", "http://warren:warren@127.0.0.1:1", 1);
-    expect_output_has(args, 1, "warrenctl: cannot read the broker's state from "
-                               "http://warren:***@127.0.0.1:1");
+    expect_output_has(args, 1,
+                      "warrenctl: cannot read the broker's state from "
+                      "http://warren:***@127.0.0.1:1");
 }
 END_TEST
 

@@ -166,7 +166,8 @@ END_TEST
 
 START_TEST(test_reader_errors)
 {
-    expect_one("queues:\n  - name: \xff\n", 19, "2:11: YAML syntax error: invalid leading UTF-8 octet (byte 0xff)");
+    expect_one("queues:\n  - name: \xff\n", 19,
+               "2:11: YAML syntax error: invalid leading UTF-8 octet (byte 0xff)");
     expect_one("queues:\n  - {name: \"a\\0b\", service: order}\n", 43,
                "2:12: text must not contain NUL characters");
     expect_one("a: b\n\tc: d\n", 11,
@@ -198,7 +199,8 @@ START_TEST(test_alias_bomb)
     struct topo_diags diags = {0};
     ck_assert_int_eq(load_text(yaml, strlen(yaml), &diags), WR_ERR_TOPOLOGY);
     ck_assert_uint_eq(diags.count, 8); /* unknown a..g, and one "must be a mapping" for all items */
-    ck_assert_str_eq(diags.items[6].message, "each entry of \"queues\" must be a mapping, got a list");
+    ck_assert_str_eq(diags.items[6].message,
+                     "each entry of \"queues\" must be a mapping, got a list");
     topo_diags_free(&diags);
 }
 END_TEST

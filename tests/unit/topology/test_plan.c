@@ -24,8 +24,8 @@ static void live_from(const struct topo_derived *d, struct mq_live_state *live)
     live->bindings = calloc(d->binding_count + 4, sizeof *live->bindings);
     ck_assert(live->exchanges && live->queues && live->bindings);
     for (size_t i = 0; i < d->exchange_count; i++) {
-        live->exchanges[i].spec = (struct mq_exchange_spec){dup(d->exchanges[i].name),
-                                                            d->exchanges[i].type};
+        live->exchanges[i].spec =
+            (struct mq_exchange_spec){dup(d->exchanges[i].name), d->exchanges[i].type};
         live->exchanges[i].durable = true;
     }
     live->exchange_count = d->exchange_count;
@@ -39,9 +39,9 @@ static void live_from(const struct topo_derived *d, struct mq_live_state *live)
     }
     live->queue_count = d->queue_count;
     for (size_t i = 0; i < d->binding_count; i++)
-        live->bindings[i] = (struct mq_binding_spec){dup(d->bindings[i].exchange),
-                                                     dup(d->bindings[i].queue),
-                                                     dup(d->bindings[i].routing_key)};
+        live->bindings[i] =
+            (struct mq_binding_spec){dup(d->bindings[i].exchange), dup(d->bindings[i].queue),
+                                     dup(d->bindings[i].routing_key)};
     live->binding_count = d->binding_count;
 }
 
@@ -200,7 +200,7 @@ START_TEST(test_partial_and_blocked)
 {
     struct fixture f;
     setup_fixture(&f, "good_full.yaml", true);
-    f.live.queues[0].spec.message_ttl_ms = 1; /* payment drifted */
+    f.live.queues[0].spec.message_ttl_ms = 1;    /* payment drifted */
     mq_queue_spec_clear(&f.live.queues[8].spec); /* reports.dead missing */
     f.live.queues[8].spec.name = dup("unrelated");
     mq_binding_spec_clear(&f.live.bindings[0]); /* orders -> payment missing */
@@ -210,12 +210,11 @@ START_TEST(test_partial_and_blocked)
     ck_assert_uint_eq(f.plan.counts[TOPO_ACTION_BLOCKED], 1);
     ck_assert_uint_eq(f.plan.counts[TOPO_ACTION_DRIFT], 1);
     char *text = print_plan(&f.plan, false);
-    ck_assert_str_eq(text,
-                     "drift: queue payment: x-message-ttl: file (not set), broker 1\n"
-                     "create: queue reports.dead (classic)\n"
-                     "blocked: binding orders -> payment [payment.charge] (queue payment has "
-                     "drifted)\n"
-                     "summary: 1 to create, 10 ok, 1 drifted, 1 blocked\n");
+    ck_assert_str_eq(text, "drift: queue payment: x-message-ttl: file (not set), broker 1\n"
+                           "create: queue reports.dead (classic)\n"
+                           "blocked: binding orders -> payment [payment.charge] (queue payment has "
+                           "drifted)\n"
+                           "summary: 1 to create, 10 ok, 1 drifted, 1 blocked\n");
     free(text);
     free_fixture(&f);
 }

@@ -10,8 +10,7 @@
 START_TEST(test_alias)
 {
     static const char *const expected[] = {
-        "4:12: alias *missing refers to no anchor defined before it",
-        NULL};
+        "4:12: alias *missing refers to no anchor defined before it", NULL};
     th_expect_diags("bad_alias.yaml", expected);
 }
 END_TEST
@@ -21,7 +20,8 @@ START_TEST(test_binding_exchange)
 {
     static const char *const expected[] = {
         "8:20: binding to undeclared exchange \"ordrs\"; declared exchanges: orders, audit",
-        "10:20: duplicate binding to exchange \"orders\" with routing key \"payment.charge\" (first at line 9, column 20)",
+        "10:20: duplicate binding to exchange \"orders\" with routing key \"payment.charge\" "
+        "(first at line 9, column 20)",
         NULL};
     th_expect_diags("bad_binding_exchange.yaml", expected);
 }
@@ -31,9 +31,13 @@ END_TEST
 START_TEST(test_derived_name)
 {
     static const char *const expected[] = {
-        "5:11: queue name \"payment.dead\" is reserved for derived queues (names ending in \".dead\" or containing \".retry.\"); it is the dead-letter queue of queue \"payment\" (line 2)",
-        "7:11: queue name \"payment.retry.10s\" is reserved for derived queues (names ending in \".dead\" or containing \".retry.\"); it is a retry tier of queue \"payment\" (line 2)",
-        "9:11: queue name \"other.retry.1s\" is reserved for derived queues (names ending in \".dead\" or containing \".retry.\")",
+        "5:11: queue name \"payment.dead\" is reserved for derived queues (names ending in "
+        "\".dead\" or containing \".retry.\"); it is the dead-letter queue of queue \"payment\" "
+        "(line 2)",
+        "7:11: queue name \"payment.retry.10s\" is reserved for derived queues (names ending in "
+        "\".dead\" or containing \".retry.\"); it is a retry tier of queue \"payment\" (line 2)",
+        "9:11: queue name \"other.retry.1s\" is reserved for derived queues (names ending in "
+        "\".dead\" or containing \".retry.\")",
         NULL};
     th_expect_diags("bad_derived_name.yaml", expected);
 }
@@ -45,8 +49,7 @@ START_TEST(test_duplicate_key)
     static const char *const expected[] = {
         "5:5: duplicate key \"workers\" in queue \"payment\" (first at line 4, column 5)",
         "6:27: duplicate key \"delays\" in retry (first at line 6, column 13)",
-        "7:1: duplicate key \"queues\" at the top level (first at line 1, column 1)",
-        NULL};
+        "7:1: duplicate key \"queues\" at the top level (first at line 1, column 1)", NULL};
     th_expect_diags("bad_duplicate_key.yaml", expected);
 }
 END_TEST
@@ -56,8 +59,7 @@ START_TEST(test_duplicate_names)
 {
     static const char *const expected[] = {
         "3:12: duplicate exchange name \"orders\" (first declared at line 2, column 12)",
-        "9:11: duplicate queue name \"payment\" (first declared at line 5, column 11)",
-        NULL};
+        "9:11: duplicate queue name \"payment\" (first declared at line 5, column 11)", NULL};
     th_expect_diags("bad_duplicate_names.yaml", expected);
 }
 END_TEST
@@ -66,13 +68,18 @@ END_TEST
 START_TEST(test_duration)
 {
     static const char *const expected[] = {
-        "5:16: bad duration \"10\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
-        "5:20: bad duration \"1 s\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
-        "5:25: bad duration \"0s\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
-        "5:29: bad duration \"2d\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
+        "5:16: bad duration \"10\": use a whole number above zero and a unit ms, s, m or h (250ms, "
+        "10s, 5m, 1h), at most 30 days",
+        "5:20: bad duration \"1 s\": use a whole number above zero and a unit ms, s, m or h "
+        "(250ms, 10s, 5m, 1h), at most 30 days",
+        "5:25: bad duration \"0s\": use a whole number above zero and a unit ms, s, m or h (250ms, "
+        "10s, 5m, 1h), at most 30 days",
+        "5:29: bad duration \"2d\": use a whole number above zero and a unit ms, s, m or h (250ms, "
+        "10s, 5m, 1h), at most 30 days",
         "5:37: duplicate delay \"60s\" (the same as \"1m\" at line 5, column 33)",
         "5:42: each delay must be a duration like 10s, got a mapping",
-        "5:50: bad duration \"31d\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
+        "5:50: bad duration \"31d\": use a whole number above zero and a unit ms, s, m or h "
+        "(250ms, 10s, 5m, 1h), at most 30 days",
         NULL};
     th_expect_diags("bad_duration.yaml", expected);
 }
@@ -82,8 +89,7 @@ END_TEST
 START_TEST(test_empty)
 {
     static const char *const expected[] = {
-        "1:1: the file is empty; expected a mapping with keys exchanges and queues",
-        NULL};
+        "1:1: the file is empty; expected a mapping with keys exchanges and queues", NULL};
     th_expect_diags("bad_empty.yaml", expected);
 }
 END_TEST
@@ -94,7 +100,8 @@ START_TEST(test_enum)
     static const char *const expected[] = {
         "2:26: unknown exchange type \"topik\"; allowed: direct, topic, fanout, headers",
         "5:11: unknown queue type \"qorum\"; allowed: quorum, classic",
-        "6:14: unknown service \"billing\"; allowed: order, inventory, payment, notification, analytics, deadletter",
+        "6:14: unknown service \"billing\"; allowed: order, inventory, payment, notification, "
+        "analytics, deadletter",
         NULL};
     th_expect_diags("bad_enum.yaml", expected);
 }
@@ -108,11 +115,14 @@ START_TEST(test_many)
         "5:12: duplicate exchange name \"orders\" (first declared at line 3, column 11)",
         "10:14: \"workers\" must be from 0 to 64, got 100",
         "11:15: \"prefetch\" must be an integer, got \"fifty\"",
-        "12:26: bad duration \"10x\": use a whole number above zero and a unit ms, s, m or h (250ms, 10s, 5m, 1h), at most 30 days",
+        "12:26: bad duration \"10x\": use a whole number above zero and a unit ms, s, m or h "
+        "(250ms, 10s, 5m, 1h), at most 30 days",
         "14:20: binding to undeclared exchange \"order\"; declared exchanges: orders",
         "15:11: duplicate queue name \"payment\" (first declared at line 7, column 11)",
-        "16:14: unknown service \"payments\"; allowed: order, inventory, payment, notification, analytics, deadletter",
-        "17:5: unknown key \"colour\" in queue \"payment\"; allowed keys: name, type, service, workers, prefetch, retry, bindings",
+        "16:14: unknown service \"payments\"; allowed: order, inventory, payment, notification, "
+        "analytics, deadletter",
+        "17:5: unknown key \"colour\" in queue \"payment\"; allowed keys: name, type, service, "
+        "workers, prefetch, retry, bindings",
         "18:5: queue \"notification\" is missing required key \"service\"",
         "20:9: binding is missing required key \"routing_key\"",
         NULL};
@@ -138,10 +148,12 @@ END_TEST
 START_TEST(test_names)
 {
     static const char *const expected[] = {
-        "2:12: exchange name \"amq.orders\" is reserved: names starting with \"amq.\" belong to RabbitMQ",
+        "2:12: exchange name \"amq.orders\" is reserved: names starting with \"amq.\" belong to "
+        "RabbitMQ",
         "4:11: invalid queue name \"pay ment\": use 1-200 characters from A-Z a-z 0-9 . _ - :",
         "6:11: invalid queue name \"\": use 1-200 characters from A-Z a-z 0-9 . _ - :",
-        "8:11: queue name \"amq.work\" is reserved: names starting with \"amq.\" belong to RabbitMQ",
+        "8:11: queue name \"amq.work\" is reserved: names starting with \"amq.\" belong to "
+        "RabbitMQ",
         NULL};
     th_expect_diags("bad_names.yaml", expected);
 }
@@ -150,9 +162,8 @@ END_TEST
 /* no queues key at the top level */
 START_TEST(test_no_queues)
 {
-    static const char *const expected[] = {
-        "1:1: the top level is missing required key \"queues\"",
-        NULL};
+    static const char *const expected[] = {"1:1: the top level is missing required key \"queues\"",
+                                           NULL};
     th_expect_diags("bad_no_queues.yaml", expected);
 }
 END_TEST
@@ -177,8 +188,7 @@ END_TEST
 START_TEST(test_root)
 {
     static const char *const expected[] = {
-        "1:1: the top level must be a mapping with keys exchanges and queues, got a list",
-        NULL};
+        "1:1: the top level must be a mapping with keys exchanges and queues, got a list", NULL};
     th_expect_diags("bad_root.yaml", expected);
 }
 END_TEST
@@ -187,7 +197,8 @@ END_TEST
 START_TEST(test_syntax)
 {
     static const char *const expected[] = {
-        "4:12: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence that started at line 3, column 14)",
+        "4:12: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
+        "that started at line 3, column 14)",
         NULL};
     th_expect_diags("bad_syntax.yaml", expected);
 }
@@ -197,8 +208,7 @@ END_TEST
 START_TEST(test_two_documents)
 {
     static const char *const expected[] = {
-        "3:1: only one YAML document is allowed; a second one starts here",
-        NULL};
+        "3:1: only one YAML document is allowed; a second one starts here", NULL};
     th_expect_diags("bad_two_documents.yaml", expected);
 }
 END_TEST
@@ -225,8 +235,10 @@ END_TEST
 START_TEST(test_unknown_key)
 {
     static const char *const expected[] = {
-        "1:1: unknown key \"exchange\" at the top level (did you mean \"exchanges\"?); allowed keys: exchanges, queues",
-        "6:5: unknown key \"prefetsh\" in queue \"payment\" (did you mean \"prefetch\"?); allowed keys: name, type, service, workers, prefetch, retry, bindings",
+        "1:1: unknown key \"exchange\" at the top level (did you mean \"exchanges\"?); allowed "
+        "keys: exchanges, queues",
+        "6:5: unknown key \"prefetsh\" in queue \"payment\" (did you mean \"prefetch\"?); allowed "
+        "keys: name, type, service, workers, prefetch, retry, bindings",
         "7:27: unknown key \"attempts\" in retry; allowed keys: delays, max_attempts",
         "9:20: binding to undeclared exchange \"orders\"; no exchanges are declared",
         "9:44: unknown key \"durable\" in binding; allowed keys: exchange, routing_key",
