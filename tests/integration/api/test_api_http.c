@@ -30,6 +30,8 @@ static char base_url[64];
 static char log_path[128];
 static char queue[96];
 static struct mq_conn *conn;
+static char tls_cert[128]; /* set by the HTTPS fixture */
+static char tls_key[128];
 
 /* ---- HTTP client ------------------------------------------------------------ */
 
@@ -95,6 +97,8 @@ static void http(const char *method, const char *path, const char *const *header
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    if (tls_cert[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, tls_cert);
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
@@ -193,7 +197,10 @@ static void start_api(void)
 {
     char port[16], keys[512], db[256];
     snprintf(port, sizeof port, "%d", ts_port(7));
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%s", port);
+    snprintf(base_url, sizeof base_url, "%s://localhost:%s", tls_cert[0] ? "https" : "http",
+             port);
+    setenv("WARREN_API_TLS_CERT", tls_cert, 1);
+    setenv("WARREN_API_TLS_KEY", tls_key, 1);
     setenv("WARREN_API_PORT", port, 1);
     setenv("WARREN_API_KEYS_FILE", ts_source_path("tests/integration/api/keys.yaml", keys,
                                                   sizeof keys), 1);
@@ -546,6 +553,37 @@ START_TEST(sigterm_exits_cleanly)
 }
 END_TEST
 
+/* HTTPS: the same API serving a certificate from config. */
+static void setup_tls(void)
+{
+    snprintf(tls_cert, sizeof tls_cert, "/tmp/warren-api-test-%d.crt", (int)getpid());
+    snprintf(tls_key, sizeof tls_key, "/tmp/warren-api-test-%d.key", (int)getpid());
+    char command[512];
+    snprintf(command, sizeof command,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+             "-addext subjectAltName=DNS:localhost -keyout %s -out %s 2>/dev/null",
+             tls_key, tls_cert);
+    ck_assert_int_eq(ts_run(command), 0);
+    setup();
+}
+
+static void teardown_tls(void)
+{
+    teardown();
+    unlink(tls_cert);
+    unlink(tls_key);
+}
+
+START_TEST(https_serves_orders_with_the_configured_certificate)
+{
+    ck_assert_int_eq(strncmp(base_url, "https://", 8), 0);
+    struct reply r;
+    post_order("shop-a-key", NULL, good_body, &r);
+    ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(depth(), 1);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -565,6 +603,11 @@ int main(void)
     tcase_add_test(tc, broker_down_gives_503_then_recovers_without_restart);
     tcase_add_test(tc, sigterm_exits_cleanly);
     suite_add_tcase(suite, tc);
+    TCase *tls = tcase_create("https");
+    tcase_set_timeout(tls, 120);
+    tcase_add_checked_fixture(tls, setup_tls, teardown_tls);
+    tcase_add_test(tls, https_serves_orders_with_the_configured_certificate);
+    suite_add_tcase(suite, tls);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
