@@ -1,0 +1,308 @@
+/* bench_publish: publish throughput through broker/ on the local stack.
+ * For a durable classic and a durable quorum queue, in one run on one
+ * broker: unconfirmed publishing (the baseline), pipelined confirmed
+ * publishing (many in flight) and one-at-a-time confirmed publishing,
+ * all persistent ~1 KiB messages with warren's usual properties. Prints a
+ * table, then one line of key=value figures (see bench/README.md). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+
+struct settings {
+    const char *url;
+    size_t fast_count; /* messages per unconfirmed and pipelined run */
+    size_t sync_count; /* messages per one-at-a-time run */
+    size_t window;     /* publishes in flight when pipelined */
+    size_t body_size;
+};
+
+struct run_result {
+    double seconds;
+    size_t confirmed;
+    size_t failed;
+};
+
+struct bench {
+    struct settings s;
+    struct mq_conn *conn;  /* publishing (one per mode, reopened) */
+    struct mq_conn *admin; /* declares, purges, depth checks */
+    char *body;
+    size_t ok, failed; /* outcomes seen by on_confirm */
+};
+
+static double now_s(void)
+{
+    return (double)mq_now_ms() / 1000.0;
+}
+
+static void die(const char *what, const struct wr_error *err)
+{
+    fprintf(stderr, "bench/publish: %s: %s\n", what, err ? err->message : "");
+    exit(1);
+}
+
+static size_t env_size(const char *name, size_t fallback)
+{
+    const char *value = getenv(name);
+    char *end;
+    unsigned long long parsed = value ? strtoull(value, &end, 10) : 0;
+    return value && *value && !*end && parsed > 0 ? (size_t)parsed : fallback;
+}
+
+static struct settings read_settings(void)
+{
+    const char *url = getenv("WARREN_BROKER_URL");
+    struct settings s = {
+        .url = url && *url ? url : "amqp://warren:warren@127.0.0.1:5682/",
+        .fast_count = env_size("BENCH_COUNT", 100000),
+        .sync_count = env_size("BENCH_SYNC_COUNT", 5000),
+        .window = env_size("BENCH_WINDOW", 256),
+        .body_size = env_size("BENCH_BODY_SIZE", 1024),
+    };
+    return s;
+}
+
+/* A JSON-looking body of the configured size. */
+static char *make_body(size_t size)
+{
+    char *body = malloc(size + 1);
+    if (!body)
+        die("out of memory", NULL);
+    static const char pattern[] = "{\"order_id\":\"o-123\",\"sku\":\"TEE-RED-M\",\"quantity\":2},";
+    for (size_t i = 0; i < size; i++)
+        body[i] = pattern[i % (sizeof pattern - 1)];
+    body[size] = '\0';
+    return body;
+}
+
+static struct mq_conn *connect_or_die(const struct settings *s, const char *name)
+{
+    struct mq_conn_options options = {.url = s->url, .name = name, .heartbeat_s = 30};
+    struct wr_error err;
+    struct mq_conn *conn = mq_conn_open(&options, &err);
+    if (!conn)
+        die("connect", &err);
+    return conn;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static const struct mq_header bench_headers[] = {
+    {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
+    {.key = "traceparent", .kind = MQ_HEADER_STRING,
+     .string = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = "bench"},
+};
+
+/* The i-th message of a run; id is its message_id buffer. */
+static struct mq_message message(const struct bench *b, const char *queue, size_t i, char *id,
+                                 size_t id_size)
+{
+    snprintf(id, id_size, "bench-%zu", i);
+    struct mq_message msg = {
+        .exchange = "", .routing_key = queue, .body = b->body, .body_len = b->s.body_size,
+        .message_id = id, .correlation_id = "o-123", .type = "order.placed",
+        .content_type = "application/json", .timestamp = (int64_t)time(NULL),
+        .persistent = true, .headers = bench_headers,
+        .header_count = sizeof bench_headers / sizeof bench_headers[0]};
+    return msg;
+}
+
+static void on_confirm(void *ctx, wr_status result, const struct wr_error *detail, void *user)
+{
+    (void)ctx;
+    struct bench *b = user;
+    if (result == WR_OK) {
+        b->ok++;
+        return;
+    }
+    if (b->failed++ == 0)
+        fprintf(stderr, "bench/publish: a publish failed: %s\n", detail->message);
+}
+
+/* ---- queue handling --------------------------------------------------------- */
+
+static uint32_t depth(struct bench *b, const char *queue)
+{
+    uint32_t messages = 0;
+    struct wr_error err;
+    if (mq_queue_inspect(b->admin, queue, &messages, NULL, &err) != WR_OK)
+        die("inspect", &err);
+    return messages;
+}
+
+static void fresh_queue(struct bench *b, const char *queue, enum mq_queue_type type)
+{
+    struct wr_error err;
+    if (mq_delete_queue(b->admin, queue, &err) != WR_OK)
+        die("delete queue", &err);
+    struct mq_queue_spec spec = {.name = (char *)queue, .type = type};
+    if (mq_declare_queue(b->admin, &spec, &err) != WR_OK)
+        die("declare queue", &err);
+}
+
+/* Waits until queue holds want messages (the broker has them all). */
+static void wait_depth(struct bench *b, const char *queue, uint32_t want)
+{
+    struct timespec pause = {.tv_nsec = 2000000};
+    double give_up = now_s() + 120;
+    while (depth(b, queue) < want) {
+        if (now_s() > give_up) {
+            fprintf(stderr, "bench/publish: %s holds %u of %u messages after 120 s\n", queue,
+                    depth(b, queue), want);
+            exit(1);
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* ---- the three modes ------------------------------------------------------------- */
+
+/* (a) unconfirmed: timed until the broker holds every message, so it is
+ * compared with confirmed runs over the same span of work. */
+static struct run_result run_unconfirmed(struct bench *b, const char *queue, size_t count)
+{
+    struct mq_conn *conn = connect_or_die(&b->s, "bench-unconfirmed");
+    char id[32];
+    struct wr_error err;
+    double start = now_s();
+    for (size_t i = 0; i < count; i++) {
+        struct mq_message msg = message(b, queue, i, id, sizeof id);
+        if (mq_publish_unconfirmed(conn, &msg, &err) != WR_OK)
+            die("publish", &err);
+    }
+    wait_depth(b, queue, (uint32_t)count);
+    struct run_result r = {.seconds = now_s() - start, .confirmed = count};
+    mq_conn_close(conn);
+    return r;
+}
+
+static struct mq_publisher *publisher(struct bench *b, struct mq_conn *conn, size_t window)
+{
+    struct mq_publisher_options options = {.max_in_flight = window, .on_confirm = on_confirm,
+                                           .user = b};
+    struct wr_error err;
+    struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
+    if (!pub)
+        die("publisher", &err);
+    b->ok = b->failed = 0;
+    return pub;
+}
+
+/* (b) pipelined (window > 1, flush at the end) or (c) one at a time
+ * (flush after each publish). */
+static struct run_result run_confirmed(struct bench *b, const char *queue, size_t count,
+                                       bool one_at_a_time)
+{
+    struct mq_conn *conn = connect_or_die(&b->s, "bench-confirmed");
+    struct mq_publisher *pub = publisher(b, conn, one_at_a_time ? 1 : b->s.window);
+    char id[32];
+    struct wr_error err;
+    double start = now_s();
+    for (size_t i = 0; i < count; i++) {
+        struct mq_message msg = message(b, queue, i, id, sizeof id);
+        if (mq_publish(pub, &msg, NULL, &err) != WR_OK)
+            die("publish", &err);
+        if (one_at_a_time && mq_publisher_flush(pub, 10000, &err) != WR_OK)
+            die("flush", &err);
+    }
+    if (mq_publisher_flush(pub, 30000, &err) != WR_OK)
+        die("flush", &err);
+    struct run_result r = {.seconds = now_s() - start, .confirmed = b->ok, .failed = b->failed};
+    mq_publisher_destroy(pub);
+    mq_conn_close(conn);
+    return r;
+}
+
+/* ---- reporting ------------------------------------------------------------------- */
+
+struct type_result {
+    const char *type;
+    double unconfirmed, pipelined, sync; /* messages per second */
+};
+
+static double rate(const struct run_result *r)
+{
+    return r->seconds > 0 ? (double)r->confirmed / r->seconds : 0;
+}
+
+static void print_run(const char *type, const char *mode, size_t count,
+                      const struct run_result *r)
+{
+    printf("  %-8s %-28s %8zu msgs %7.2f s %9.0f msg/s%s\n", type, mode, count, r->seconds,
+           rate(r), r->failed ? "  (FAILURES)" : "");
+    fflush(stdout);
+}
+
+static struct type_result bench_type(struct bench *b, enum mq_queue_type type)
+{
+    const char *name = mq_queue_type_name(type);
+    char queue[128];
+    snprintf(queue, sizeof queue, "warren-bench-%s-%ld", name, (long)getpid());
+    struct type_result t = {.type = name};
+    char mode[64];
+
+    fresh_queue(b, queue, type); /* warm-up: not measured */
+    (void)run_confirmed(b, queue, b->s.fast_count / 10, false);
+    fresh_queue(b, queue, type);
+    struct run_result r = run_unconfirmed(b, queue, b->s.fast_count);
+    print_run(name, "unconfirmed", b->s.fast_count, &r);
+    t.unconfirmed = rate(&r);
+    fresh_queue(b, queue, type);
+    r = run_confirmed(b, queue, b->s.fast_count, false);
+    snprintf(mode, sizeof mode, "pipelined (%zu in flight)", b->s.window);
+    print_run(name, mode, b->s.fast_count, &r);
+    t.pipelined = r.failed ? 0 : rate(&r);
+    fresh_queue(b, queue, type);
+    r = run_confirmed(b, queue, b->s.sync_count, true);
+    print_run(name, "one at a time", b->s.sync_count, &r);
+    t.sync = r.failed ? 0 : rate(&r);
+
+    struct wr_error err;
+    if (mq_delete_queue(b->admin, queue, &err) != WR_OK)
+        die("delete queue", &err);
+    return t;
+}
+
+static void print_ratios(const struct type_result *t)
+{
+    double vs_unconfirmed = t->unconfirmed > 0 ? t->pipelined / t->unconfirmed : 0;
+    double vs_sync = t->sync > 0 ? t->pipelined / t->sync : 0;
+    printf("  %-8s pipelined/unconfirmed = %.2f (target >= 0.75: %s), "
+           "pipelined/one-at-a-time = %.1fx (target >= 10x: %s)\n",
+           t->type, vs_unconfirmed, vs_unconfirmed >= 0.75 ? "met" : "NOT met", vs_sync,
+           vs_sync >= 10 ? "met" : "NOT met");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        printf("usage: bench/publish (settings from the environment: WARREN_BROKER_URL, "
+               "BENCH_COUNT, BENCH_SYNC_COUNT, BENCH_WINDOW, BENCH_BODY_SIZE)\n");
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    struct bench b = {.s = read_settings()};
+    b.body = make_body(b.s.body_size);
+    b.admin = connect_or_die(&b.s, "bench-admin");
+    printf("bench/publish: persistent %zu-byte messages to durable queues; %zu per fast run, "
+           "%zu one at a time\n\n",
+           b.s.body_size, b.s.fast_count, b.s.sync_count);
+    struct type_result quorum = bench_type(&b, MQ_QUEUE_QUORUM);
+    struct type_result classic = bench_type(&b, MQ_QUEUE_CLASSIC);
+    printf("\n");
+    print_ratios(&quorum);
+    print_ratios(&classic);
+    printf("quorum_unconfirmed_per_s=%.0f quorum_pipelined_per_s=%.0f quorum_sync_per_s=%.0f "
+           "classic_unconfirmed_per_s=%.0f classic_pipelined_per_s=%.0f "
+           "classic_sync_per_s=%.0f\n",
+           quorum.unconfirmed, quorum.pipelined, quorum.sync, classic.unconfirmed,
+           classic.pipelined, classic.sync);
+    mq_conn_close(b.admin);
+    free(b.body);
+    return 0;
+}
