@@ -94,7 +94,8 @@ static struct mq_conn *connect_or_die(const struct settings *s, const char *name
 
 static const struct mq_header bench_headers[] = {
     {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
-    {.key = "traceparent", .kind = MQ_HEADER_STRING,
+    {.key = "traceparent",
+     .kind = MQ_HEADER_STRING,
      .string = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
     {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = "bench"},
 };
@@ -104,12 +105,18 @@ static struct mq_message message(const struct bench *b, const char *queue, size_
                                  size_t id_size)
 {
     snprintf(id, id_size, "bench-%zu", i);
-    struct mq_message msg = {
-        .exchange = "", .routing_key = queue, .body = b->body, .body_len = b->s.body_size,
-        .message_id = id, .correlation_id = "o-123", .type = "order.placed",
-        .content_type = "application/json", .timestamp = (int64_t)time(NULL),
-        .persistent = true, .headers = bench_headers,
-        .header_count = sizeof bench_headers / sizeof bench_headers[0]};
+    struct mq_message msg = {.exchange = "",
+                             .routing_key = queue,
+                             .body = b->body,
+                             .body_len = b->s.body_size,
+                             .message_id = id,
+                             .correlation_id = "o-123",
+                             .type = "order.placed",
+                             .content_type = "application/json",
+                             .timestamp = (int64_t)time(NULL),
+                             .persistent = true,
+                             .headers = bench_headers,
+                             .header_count = sizeof bench_headers / sizeof bench_headers[0]};
     return msg;
 }
 
@@ -184,8 +191,8 @@ static struct run_result run_unconfirmed(struct bench *b, const char *queue, siz
 
 static struct mq_publisher *publisher(struct bench *b, struct mq_conn *conn, size_t window)
 {
-    struct mq_publisher_options options = {.max_in_flight = window, .on_confirm = on_confirm,
-                                           .user = b};
+    struct mq_publisher_options options = {
+        .max_in_flight = window, .on_confirm = on_confirm, .user = b};
     struct wr_error err;
     struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
     if (!pub)
@@ -231,11 +238,10 @@ static double rate(const struct run_result *r)
     return r->seconds > 0 ? (double)r->confirmed / r->seconds : 0;
 }
 
-static void print_run(const char *type, const char *mode, size_t count,
-                      const struct run_result *r)
+static void print_run(const char *type, const char *mode, size_t count, const struct run_result *r)
 {
-    printf("  %-8s %-28s %8zu msgs %7.2f s %9.0f msg/s%s\n", type, mode, count, r->seconds,
-           rate(r), r->failed ? "  (FAILURES)" : "");
+    printf("  %-8s %-28s %8zu msgs %7.2f s %9.0f msg/s%s\n", type, mode, count, r->seconds, rate(r),
+           r->failed ? "  (FAILURES)" : "");
     fflush(stdout);
 }
 

@@ -25,7 +25,10 @@
 struct mq_conn_options {
     const char *url;                  /* amqp://user:pass@host:port/vhost */
     const char *name;                 /* connection_name shown in the management UI; may be NULL */
-    int heartbeat_s;                  /* 0 = broker default; 30 recommended */
+    int heartbeat_s;                  /* 0 = broker default; 30 recommended. Heartbeats
+                                       * are exchanged while conn reads (publisher poll,
+                                       * consumer next): call one at least every
+                                       * heartbeat_s / 2 or the broker drops conn. */
     int64_t connect_timeout_ms;       /* TCP connect + AMQP handshake; 0 = 5000 */
     int64_t reconnect_max_backoff_ms; /* cap of the doubling backoff; 0 = 30000 */
 };
@@ -145,9 +148,13 @@ struct mq_message {
 
 /* Called once per publish when its fate is known: WR_OK (confirmed),
  * WR_ERR_NACK, WR_ERR_UNROUTABLE (returned, then confirmed), WR_ERR_TIMEOUT
- * (no confirm within confirm_timeout_ms) or WR_ERR_CONNECTION (lost before
- * confirm; the message may or may not be on the broker). detail explains.
- * publish_ctx is the pointer given to mq_publish. */
+ * (no confirm within confirm_timeout_ms), WR_ERR_CHANNEL_CLOSED (the broker
+ * closed the channel first, e.g. reply_code 404 for a missing exchange;
+ * the publisher reopens it and goes on) or WR_ERR_CONNECTION (lost before
+ * confirm; the message may or may not be on the broker). detail explains
+ * (never NULL; valid during the call only). publish_ctx is the pointer
+ * given to mq_publish. The callback must not call mq_publish, poll, flush,
+ * resume or destroy on the same publisher (they return WR_ERR_INVALID). */
 typedef void (*mq_confirm_fn)(void *publish_ctx, wr_status result, const struct wr_error *detail,
                               void *user);
 
@@ -181,7 +188,9 @@ wr_status mq_publish(struct mq_publisher *pub, const struct mq_message *msg, voi
 
 /* Reads confirms/returns for up to timeout_ms (0 = only what is already
  * buffered or readable now), calling on_confirm, and fails publishes
- * older than confirm_timeout_ms. */
+ * older than confirm_timeout_ms. A channel closed by the broker is
+ * reported through on_confirm and recovered from (WR_OK); a lost
+ * connection returns WR_ERR_CONNECTION. */
 wr_status mq_publisher_poll(struct mq_publisher *pub, int64_t timeout_ms, struct wr_error *err)
     WR_MUST_CHECK;
 
@@ -209,7 +218,8 @@ wr_status mq_publish_unconfirmed(struct mq_conn *conn, const struct mq_message *
 /* One received message; every string is a NUL-terminated copy (NULL when
  * the property was absent). Free with mq_delivery_free(). */
 struct mq_delivery {
-    uint64_t delivery_tag;
+    uint64_t delivery_tag; /* opaque: pass to mq_ack/mq_nack (it also names the
+                            * channel, so a tag from a closed channel is refused) */
     bool redelivered;
     char *exchange;
     char *routing_key;
@@ -247,6 +257,9 @@ void mq_consumer_destroy(struct mq_consumer *consumer);
 wr_status mq_consumer_next(struct mq_consumer *consumer, int64_t timeout_ms,
                            struct mq_delivery **out, struct wr_error *err) WR_MUST_CHECK;
 
+/* Acknowledges / rejects one delivery (requeue: back to the queue, else
+ * dropped or dead-lettered). WR_ERR_CHANNEL_CLOSED if the delivery came on
+ * a channel that has closed since (the broker has requeued it already). */
 wr_status mq_ack(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_error *err)
     WR_MUST_CHECK;
 wr_status mq_nack(struct mq_consumer *consumer, uint64_t delivery_tag, bool requeue,
@@ -288,8 +301,16 @@ struct mq_live_state {
 };
 
 /* GETs /api/exchanges, /api/queues and /api/bindings of vhost (NULL = "/")
- * from management_url (http://user:pass@host:port). Fills *out, which the
- * caller frees with mq_live_state_free(). */
+ * from management_url (http://user:pass@host:port; 5 s to connect, 10 s
+ * per request). Fills *out, which the caller frees with
+ * mq_live_state_free(); on failure *out is left empty. WR_ERR_HTTP (401,
+ * unreachable, bad JSON; the message never shows the password) or
+ * WR_ERR_NOT_FOUND (unknown vhost). Queue x-arguments that mq_queue_spec
+ * cannot represent exactly (other keys, or values such as
+ * x-overflow=drop-head) are kept in other_arguments as compact JSON with
+ * sorted keys. Exchanges and queues of types warren does not model
+ * (e.g. streams) are skipped with a warning. Uses libcurl: a threaded
+ * program calls curl_global_init() first. */
 wr_status mq_live_state_fetch(const char *management_url, const char *vhost,
                               struct mq_live_state *out, struct wr_error *err) WR_MUST_CHECK;
 void mq_live_state_free(struct mq_live_state *state);

@@ -105,9 +105,8 @@ static wr_status from_channel_close(struct mq_conn *conn, const amqp_channel_clo
     return WR_ERR_CHANNEL_CLOSED;
 }
 
-static wr_status from_connection_close(struct mq_conn *conn,
-                                       const amqp_connection_close_t *close, const char *what,
-                                       struct wr_error *err)
+static wr_status from_connection_close(struct mq_conn *conn, const amqp_connection_close_t *close,
+                                       const char *what, struct wr_error *err)
 {
     amqp_connection_close_ok_t close_ok = {0};
     (void)amqp_send_method(conn->amqp, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &close_ok);
@@ -120,16 +119,16 @@ static wr_status from_connection_close(struct mq_conn *conn,
     return WR_ERR_CONNECTION;
 }
 
-static wr_status from_server_exception(struct mq_conn *conn, amqp_method_t method,
-                                       const char *what, struct wr_error *err)
+static wr_status from_server_exception(struct mq_conn *conn, amqp_method_t method, const char *what,
+                                       struct wr_error *err)
 {
     if (method.id == AMQP_CHANNEL_CLOSE_METHOD)
         return from_channel_close(conn, method.decoded, what, err);
     if (method.id == AMQP_CONNECTION_CLOSE_METHOD)
         return from_connection_close(conn, method.decoded, what, err);
     set_state(conn, MQ_CONN_DOWN);
-    return wr_error_set(err, WR_ERR_PROTOCOL, "%s: unexpected method 0x%08x from the broker",
-                        what, (unsigned)method.id);
+    return wr_error_set(err, WR_ERR_PROTOCOL, "%s: unexpected method 0x%08x from the broker", what,
+                        (unsigned)method.id);
 }
 
 wr_status mq__status_from_reply(struct mq_conn *conn, amqp_rpc_reply_t reply, const char *what,
@@ -226,8 +225,8 @@ static wr_status open_socket(struct mq_conn *conn, const struct url_parts *parts
     int rc = amqp_socket_open_noblock(socket, parts->info.host, parts->info.port, &tv);
     if (rc != AMQP_STATUS_OK) {
         char what[300];
-        snprintf(what, sizeof what, "connect to %s:%d (is the broker running?)",
-                 parts->info.host, parts->info.port);
+        snprintf(what, sizeof what, "connect to %s:%d (is the broker running?)", parts->info.host,
+                 parts->info.port);
         return mq__status_from_library(conn, rc, what, err);
     }
     (void)amqp_set_handshake_timeout(conn->amqp, &tv);
@@ -329,9 +328,8 @@ static struct mq_conn *conn_new(const struct mq_conn_options *options)
     conn->heartbeat_s = options->heartbeat_s;
     conn->connect_timeout_ms =
         options->connect_timeout_ms > 0 ? options->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-    conn->max_backoff_ms = options->reconnect_max_backoff_ms > 0
-                               ? options->reconnect_max_backoff_ms
-                               : DEFAULT_MAX_BACKOFF_MS;
+    conn->max_backoff_ms = options->reconnect_max_backoff_ms > 0 ? options->reconnect_max_backoff_ms
+                                                                 : DEFAULT_MAX_BACKOFF_MS;
     set_state(conn, MQ_CONN_DOWN);
     return conn;
 }
@@ -411,8 +409,8 @@ wr_status mq_conn_reconnect(struct mq_conn *conn, int64_t deadline_ms, struct wr
         }
         if (attempt.code == WR_ERR_INVALID || attempt.code == WR_ERR_NOMEM)
             return wr_error_set(err, attempt.code, "%s", attempt.message);
-        wr_log(WR_LOG_WARN, "broker", "reconnect attempt %d failed: %s; retrying in %lld ms",
-               tries, attempt.message, (long long)backoff);
+        wr_log(WR_LOG_WARN, "broker", "reconnect attempt %d failed: %s; retrying in %lld ms", tries,
+               attempt.message, (long long)backoff);
         if (deadline_ms > 0 && mq_now_ms() + backoff >= deadline_ms)
             return wr_error_set(err, WR_ERR_TIMEOUT, "reconnect gave up after %d attempt(s): %s",
                                 tries, attempt.message);

@@ -103,8 +103,7 @@ void mq_consumer_destroy(struct mq_consumer *consumer)
 
 /* WR_OK while the channel the consumer was set up on is still the
  * conn's channel (deliveries can be read and acked). */
-static wr_status check_channel(const struct mq_consumer *c, const char *what,
-                               struct wr_error *err)
+static wr_status check_channel(const struct mq_consumer *c, const char *what, struct wr_error *err)
 {
     wr_status status = mq__require_open(c->conn, what, err);
     if (status != WR_OK)
@@ -151,7 +150,8 @@ static struct timeval timeval_left(int64_t deadline)
     int64_t left = deadline - mq_now_ms();
     if (left < 0)
         left = 0;
-    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+    struct timeval tv = {.tv_sec = (time_t)(left / 1000),
+                         .tv_usec = (suseconds_t)(left % 1000) * 1000};
     return tv;
 }
 

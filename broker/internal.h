@@ -22,9 +22,9 @@ enum mq_conn_state {
 };
 
 struct mq_conn {
-    char *url;                 /* owned copy of options->url */
-    char *name;                /* owned copy of options->name, or NULL */
-    char redacted_url[256];    /* url without the password, for messages */
+    char *url;              /* owned copy of options->url */
+    char *name;             /* owned copy of options->name, or NULL */
+    char redacted_url[256]; /* url without the password, for messages */
     int heartbeat_s;
     int64_t connect_timeout_ms;
     int64_t max_backoff_ms;

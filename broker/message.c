@@ -25,8 +25,7 @@ static wr_status check_message(const struct mq_message *msg, struct wr_error *er
     if (!msg->routing_key)
         return wr_error_set(err, WR_ERR_INVALID, "routing_key is required");
     if (msg->body_len > 0 && !msg->body)
-        return wr_error_set(err, WR_ERR_INVALID, "body is NULL but body_len is %zu",
-                            msg->body_len);
+        return wr_error_set(err, WR_ERR_INVALID, "body is NULL but body_len is %zu", msg->body_len);
     const char *fields[][2] = {{msg->exchange, "exchange"},
                                {msg->routing_key, "routing_key"},
                                {msg->message_id, "message_id"},
@@ -164,13 +163,20 @@ static bool header_is_kept(const amqp_field_value_t *value)
 static int64_t header_integer(const amqp_field_value_t *value)
 {
     switch (value->kind) {
-    case AMQP_FIELD_KIND_I8: return value->value.i8;
-    case AMQP_FIELD_KIND_U8: return value->value.u8;
-    case AMQP_FIELD_KIND_I16: return value->value.i16;
-    case AMQP_FIELD_KIND_U16: return value->value.u16;
-    case AMQP_FIELD_KIND_I32: return value->value.i32;
-    case AMQP_FIELD_KIND_U32: return value->value.u32;
-    default: return value->value.i64;
+    case AMQP_FIELD_KIND_I8:
+        return value->value.i8;
+    case AMQP_FIELD_KIND_U8:
+        return value->value.u8;
+    case AMQP_FIELD_KIND_I16:
+        return value->value.i16;
+    case AMQP_FIELD_KIND_U16:
+        return value->value.u16;
+    case AMQP_FIELD_KIND_I32:
+        return value->value.i32;
+    case AMQP_FIELD_KIND_U32:
+        return value->value.u32;
+    default:
+        return value->value.i64;
     }
 }
 
@@ -191,10 +197,14 @@ static const amqp_bytes_t *property(const amqp_basic_properties_t *p, int which)
     if (!(p->_flags & flags[which]))
         return NULL;
     switch (which) {
-    case PROP_MESSAGE_ID: return &p->message_id;
-    case PROP_CORRELATION_ID: return &p->correlation_id;
-    case PROP_TYPE: return &p->type;
-    default: return &p->content_type;
+    case PROP_MESSAGE_ID:
+        return &p->message_id;
+    case PROP_CORRELATION_ID:
+        return &p->correlation_id;
+    case PROP_TYPE:
+        return &p->type;
+    default:
+        return &p->content_type;
     }
 }
 
@@ -232,8 +242,8 @@ static void copy_headers(struct mq_delivery *d, struct arena *arena, const amqp_
         h->key = arena_copy(arena, entry->key.bytes, entry->key.len);
         if (entry->value.kind == AMQP_FIELD_KIND_UTF8) {
             h->kind = MQ_HEADER_STRING;
-            h->string = arena_copy(arena, entry->value.value.bytes.bytes,
-                                   entry->value.value.bytes.len);
+            h->string =
+                arena_copy(arena, entry->value.value.bytes.bytes, entry->value.value.bytes.len);
         } else {
             h->kind = MQ_HEADER_INT;
             h->integer = header_integer(&entry->value);

@@ -149,15 +149,16 @@ static wr_status parse_exchanges(const json_t *list, struct mq_live_state *out,
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
     size_t i;
     const json_t *item;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *name = string_field(item, "name");
         const char *type = string_field(item, "type");
         if (is_builtin_exchange(name))
             continue;
         struct mq_live_exchange *x = &out->exchanges[out->exchange_count];
         if (mq_exchange_type_parse(type, &x->spec.type) != 0) {
-            wr_log(WR_LOG_WARN, "broker", "exchange '%s' has type '%s' warren does not model",
-                   name, type);
+            wr_log(WR_LOG_WARN, "broker", "exchange '%s' has type '%s' warren does not model", name,
+                   type);
             continue;
         }
         if (dup_string(&x->spec.name, name, err) != WR_OK)
@@ -260,7 +261,8 @@ static wr_status decode_arguments(const json_t *arguments, struct mq_live_queue 
     const char *key;
     json_t *value;
     wr_status status = WR_OK;
-    json_object_foreach((json_t *)arguments, key, value) {
+    json_object_foreach((json_t *)arguments, key, value)
+    {
         if (!decode_known(key, value, &q->spec))
             json_object_set(other, key, value);
     }
@@ -282,8 +284,7 @@ static wr_status parse_queue(const json_t *item, struct mq_live_queue *q, bool *
     const char *type = string_field(item, "type");
     *modelled = mq_queue_type_parse(type, &q->spec.type) == 0;
     if (!*modelled) {
-        wr_log(WR_LOG_WARN, "broker", "queue '%s' has type '%s' warren does not model", name,
-               type);
+        wr_log(WR_LOG_WARN, "broker", "queue '%s' has type '%s' warren does not model", name, type);
         return WR_OK;
     }
     if (dup_string(&q->spec.name, name, err) != WR_OK)
@@ -294,15 +295,15 @@ static wr_status parse_queue(const json_t *item, struct mq_live_queue *q, bool *
     return decode_arguments(json_object_get(item, "arguments"), q, err);
 }
 
-static wr_status parse_queues(const json_t *list, struct mq_live_state *out,
-                              struct wr_error *err)
+static wr_status parse_queues(const json_t *list, struct mq_live_state *out, struct wr_error *err)
 {
     out->queues = calloc(json_array_size(list) + 1, sizeof *out->queues);
     if (!out->queues)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
     size_t i;
     const json_t *item;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         bool modelled;
         struct mq_live_queue *q = &out->queues[out->queue_count];
         wr_status status = parse_queue(item, q, &modelled, err);
@@ -314,15 +315,15 @@ static wr_status parse_queues(const json_t *list, struct mq_live_state *out,
     return WR_OK;
 }
 
-static wr_status parse_bindings(const json_t *list, struct mq_live_state *out,
-                                struct wr_error *err)
+static wr_status parse_bindings(const json_t *list, struct mq_live_state *out, struct wr_error *err)
 {
     out->bindings = calloc(json_array_size(list) + 1, sizeof *out->bindings);
     if (!out->bindings)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
     size_t i;
     const json_t *item;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *source = string_field(item, "source");
         if (source[0] == '\0' || strcmp(string_field(item, "destination_type"), "queue") != 0)
             continue;

@@ -95,8 +95,9 @@ static void settle(struct mq_publisher *pub, uint64_t tag, wr_status status)
     if (status == WR_OK)
         wr_error_set(&detail, WR_ERR_UNROUTABLE, "%s", entry->returned);
     else if (status == WR_ERR_NACK)
-        wr_error_set(&detail, status, "the broker nacked the publish (e.g. a full queue with "
-                                      "x-overflow=reject-publish, or an internal error)");
+        wr_error_set(&detail, status,
+                     "the broker nacked the publish (e.g. a full queue with "
+                     "x-overflow=reject-publish, or an internal error)");
     else
         wr_error_set(&detail, status, "no confirm from the broker within %lld ms",
                      (long long)pub->confirm_timeout_ms);
@@ -197,8 +198,8 @@ static char *return_text(const amqp_basic_return_t *ret)
              "returned by the broker as unroutable: %u %.*s (exchange '%.*s', routing key "
              "'%.*s')",
              ret->reply_code, (int)ret->reply_text.len, (const char *)ret->reply_text.bytes,
-             (int)ret->exchange.len, (const char *)ret->exchange.bytes,
-             (int)ret->routing_key.len, (const char *)ret->routing_key.bytes);
+             (int)ret->exchange.len, (const char *)ret->exchange.bytes, (int)ret->routing_key.len,
+             (const char *)ret->routing_key.bytes);
     return strdup(text);
 }
 
@@ -475,8 +476,9 @@ wr_status mq_publisher_flush(struct mq_publisher *pub, int64_t timeout_ms, struc
         if (pub->pending == 0)
             break;
         if (now >= deadline)
-            return wr_error_set(err, WR_ERR_TIMEOUT, "%zu publishes still unconfirmed after %lld ms",
-                                pub->pending, (long long)timeout_ms);
+            return wr_error_set(err, WR_ERR_TIMEOUT,
+                                "%zu publishes still unconfirmed after %lld ms", pub->pending,
+                                (long long)timeout_ms);
         int64_t wait = until_expiry(pub, now);
         status = sync_channel(pub, err);
         if (status == WR_OK)
@@ -508,8 +510,7 @@ wr_status mq_publish_unconfirmed(struct mq_conn *conn, const struct mq_message *
     if (status == WR_OK) {
         amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
         int rc = amqp_basic_publish(conn->amqp, MQ_CHANNEL, mq__bytes(msg->exchange),
-                                    amqp_cstring_bytes(msg->routing_key), 0, 0, &props.amqp,
-                                    body);
+                                    amqp_cstring_bytes(msg->routing_key), 0, 0, &props.amqp, body);
         status = mq__status_from_library(conn, rc, "publish", err);
     }
     mq__props_release(&props);

@@ -20,8 +20,8 @@ const char *tb_name(const char *what, char *out, size_t out_size)
 
 struct mq_conn *tb_connect(void)
 {
-    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-broker-test",
-                                      .heartbeat_s = 30};
+    struct mq_conn_options options = {
+        .url = ts_broker_url(), .name = "warren-broker-test", .heartbeat_s = 30};
     struct wr_error err;
     struct mq_conn *conn = mq_conn_open(&options, &err);
     ck_assert_msg(conn != NULL, "connect: %s", err.message);
@@ -39,8 +39,7 @@ unsigned tb_queue_depth(struct mq_conn *conn, const char *queue)
 {
     uint32_t messages = 0;
     struct wr_error err;
-    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s",
-                  err.message);
+    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s", err.message);
     return messages;
 }
 
@@ -62,9 +61,13 @@ void tb_record_outcome(void *publish_ctx, wr_status result, const struct wr_erro
 struct mq_message tb_message(const char *exchange, const char *routing_key, const char *id)
 {
     static const char body[] = "{\"hello\":\"world\"}";
-    struct mq_message msg = {.exchange = exchange, .routing_key = routing_key,
-                             .body = body, .body_len = sizeof body - 1, .message_id = id,
-                             .content_type = "application/json", .persistent = true};
+    struct mq_message msg = {.exchange = exchange,
+                             .routing_key = routing_key,
+                             .body = body,
+                             .body_len = sizeof body - 1,
+                             .message_id = id,
+                             .content_type = "application/json",
+                             .persistent = true};
     return msg;
 }
 

@@ -17,8 +17,7 @@ START_TEST(test_redeclare_with_other_arguments)
     tb_name("args", queue, sizeof queue);
     struct mq_conn *conn = tb_connect();
     struct wr_error err;
-    struct mq_queue_spec spec = {.name = queue, .type = MQ_QUEUE_CLASSIC,
-                                 .message_ttl_ms = 60000};
+    struct mq_queue_spec spec = {.name = queue, .type = MQ_QUEUE_CLASSIC, .message_ttl_ms = 60000};
     ck_assert_int_eq(mq_declare_queue(conn, &spec, &err), WR_OK);
     ck_assert_int_eq(mq_declare_queue(conn, &spec, &err), WR_OK); /* idempotent */
 
@@ -79,8 +78,7 @@ static const struct mq_live_queue *find_queue(const struct mq_live_state *s, con
     return NULL;
 }
 
-static const struct mq_live_exchange *find_exchange(const struct mq_live_state *s,
-                                                    const char *name)
+static const struct mq_live_exchange *find_exchange(const struct mq_live_state *s, const char *name)
 {
     for (size_t i = 0; i < s->exchange_count; i++) {
         if (strcmp(s->exchanges[i].spec.name, name) == 0)
@@ -131,15 +129,18 @@ static void declare_live_objects(struct mq_conn *conn, struct live_names *n)
     struct wr_error err;
     struct mq_exchange_spec x = {.name = n->exchange, .type = MQ_EXCHANGE_TOPIC};
     ck_assert_int_eq(mq_declare_exchange(conn, &x, &err), WR_OK);
-    struct mq_queue_spec q = {.name = n->quorum, .type = MQ_QUEUE_QUORUM,
-                              .message_ttl_ms = 30000, .dead_letter_exchange = "",
+    struct mq_queue_spec q = {.name = n->quorum,
+                              .type = MQ_QUEUE_QUORUM,
+                              .message_ttl_ms = 30000,
+                              .dead_letter_exchange = "",
                               .dead_letter_routing_key = "payment.dead",
                               .dl_strategy = MQ_DL_AT_LEAST_ONCE,
-                              .overflow = MQ_OVERFLOW_REJECT_PUBLISH, .max_length = 1000};
+                              .overflow = MQ_OVERFLOW_REJECT_PUBLISH,
+                              .max_length = 1000};
     ck_assert_msg(mq_declare_queue(conn, &q, &err) == WR_OK, "%s", err.message);
     tb_declare_queue(conn, n->classic, MQ_QUEUE_CLASSIC);
-    struct mq_binding_spec b = {.exchange = n->exchange, .queue = n->quorum,
-                                .routing_key = "payment.*"};
+    struct mq_binding_spec b = {
+        .exchange = n->exchange, .queue = n->quorum, .routing_key = "payment.*"};
     ck_assert_int_eq(mq_bind_queue(conn, &b, &err), WR_OK);
     put_queue(n->foreign, "{\"durable\":true,\"arguments\":{\"x-expires\":600000,"
                           "\"x-overflow\":\"drop-head\",\"x-queue-type\":\"classic\"}}");
@@ -222,8 +223,8 @@ START_TEST(test_management_errors_are_clear)
     /* nothing listening */
     ck_assert_int_eq(mq_live_state_fetch("http://u:S3cretWrong@127.0.0.1:1", "/", &live, &err),
                      WR_ERR_HTTP);
-    ck_assert_msg(strstr(err.message, "127.0.0.1:1") && !strstr(err.message, "S3cretWrong"),
-                  "%s", err.message);
+    ck_assert_msg(strstr(err.message, "127.0.0.1:1") && !strstr(err.message, "S3cretWrong"), "%s",
+                  err.message);
     /* unknown vhost */
     ck_assert_int_eq(mq_live_state_fetch(ts_management_url(), "no-such-vhost", &live, &err),
                      WR_ERR_NOT_FOUND);
@@ -237,8 +238,8 @@ START_TEST(test_connect_errors_are_clear)
                                       .connect_timeout_ms = 2000};
     ck_assert_ptr_null(mq_conn_open(&refused, &err));
     ck_assert_int_eq(err.code, WR_ERR_CONNECTION);
-    ck_assert_msg(strstr(err.message, "127.0.0.1:1") && !strstr(err.message, "S3cretWrong"),
-                  "%s", err.message);
+    ck_assert_msg(strstr(err.message, "127.0.0.1:1") && !strstr(err.message, "S3cretWrong"), "%s",
+                  err.message);
 
     char url[512];
     snprintf(url, sizeof url, "amqp://warren:S3cretWrong@%s", strchr(ts_broker_url(), '@') + 1);

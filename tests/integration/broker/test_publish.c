@@ -13,8 +13,8 @@
 static struct mq_publisher *new_publisher(struct mq_conn *conn, size_t max_in_flight,
                                           struct tb_outcomes *outcomes)
 {
-    struct mq_publisher_options options = {.max_in_flight = max_in_flight,
-                                           .on_confirm = tb_record_outcome, .user = outcomes};
+    struct mq_publisher_options options = {
+        .max_in_flight = max_in_flight, .on_confirm = tb_record_outcome, .user = outcomes};
     struct wr_error err;
     struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
     ck_assert_msg(pub != NULL, "%s", err.message);
@@ -94,16 +94,23 @@ static void round_trip(enum mq_queue_type type)
     struct mq_header headers[] = {
         {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 3},
         {.key = "x-big", .kind = MQ_HEADER_INT, .integer = -9000000000LL},
-        {.key = "traceparent", .kind = MQ_HEADER_STRING,
+        {.key = "traceparent",
+         .kind = MQ_HEADER_STRING,
          .string = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
         {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = "shop-\xc3\xbc \"quoted\""},
     };
-    struct mq_message full = {.exchange = "", .routing_key = queue, .body = odd_body,
+    struct mq_message full = {.exchange = "",
+                              .routing_key = queue,
+                              .body = odd_body,
                               .body_len = sizeof odd_body - 1,
                               .message_id = "3b241101-e2bb-4255-8caf-4136c566a962",
-                              .correlation_id = "order-42", .type = "order.placed",
-                              .content_type = "application/json", .timestamp = 1700000000,
-                              .persistent = true, .headers = headers, .header_count = 4};
+                              .correlation_id = "order-42",
+                              .type = "order.placed",
+                              .content_type = "application/json",
+                              .timestamp = 1700000000,
+                              .persistent = true,
+                              .headers = headers,
+                              .header_count = 4};
     struct mq_message bare = {.routing_key = queue, .message_id = "bare-1"};
     tb_publish(pub, &full, 0);
     tb_publish(pub, &bare, 1);
@@ -234,8 +241,8 @@ static void nack_when_full(enum mq_queue_type type, unsigned accepted_max)
     tb_name("full", queue, sizeof queue);
     struct mq_conn *conn = tb_connect();
     struct wr_error err;
-    struct mq_queue_spec spec = {.name = queue, .type = type, .max_length = 1,
-                                 .overflow = MQ_OVERFLOW_REJECT_PUBLISH};
+    struct mq_queue_spec spec = {
+        .name = queue, .type = type, .max_length = 1, .overflow = MQ_OVERFLOW_REJECT_PUBLISH};
     ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
@@ -292,7 +299,8 @@ START_TEST(test_missing_exchange_closes_channel)
     ck_assert_uint_eq(outcomes->calls[0], 1);
     ck_assert_int_eq(outcomes->status[0], WR_ERR_CHANNEL_CLOSED);
     ck_assert_int_eq(outcomes->reply_code[0], 404);
-    ck_assert_msg(strstr(outcomes->message[0], "NOT_FOUND") && strstr(outcomes->message[0], exchange),
+    ck_assert_msg(strstr(outcomes->message[0], "NOT_FOUND") &&
+                      strstr(outcomes->message[0], exchange),
                   "%s", outcomes->message[0]);
 
     /* the publisher and its connection go on */
