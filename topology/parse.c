@@ -212,48 +212,58 @@ static wr_status build_scalar(struct builder *b, yaml_event_t *event, struct top
     return remember_anchor(b, event->data.scalar.anchor, node);
 }
 
+/* Children of a collection while it is being read. */
+struct child_list {
+    struct topo_node **items;
+    size_t count;
+    size_t capacity;
+};
+
+/* Builds the node of event and appends it to list. */
+static wr_status add_child(struct builder *b, yaml_event_t *event, struct child_list *list)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 8;
+        struct topo_node **grown = realloc(list->items, capacity * sizeof *grown);
+        if (!grown)
+            return WR_ERR_NOMEM;
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    wr_status status = build_node(b, event, &list->items[list->count]);
+    if (status == WR_OK)
+        list->count++;
+    return status;
+}
+
 /* Collects children until the end event of the collection; a mapping's
  * children alternate key, value. Copies them into the arena at the end. */
 static wr_status build_children(struct builder *b, yaml_event_type_t end,
                                 struct topo_node ***items_out, size_t *count_out)
 {
-    struct topo_node **items = NULL;
-    size_t count = 0, capacity = 0;
-    wr_status status = WR_OK;
-    for (;;) {
-        yaml_event_t event;
-        if ((status = next_event(b, &event)) != WR_OK)
-            goto out;
-        if (event.type == end) {
-            yaml_event_delete(&event);
-            break;
-        }
-        if (count == capacity) {
-            capacity = capacity ? capacity * 2 : 8;
-            struct topo_node **grown = realloc(items, capacity * sizeof *grown);
-            if (!grown) {
-                yaml_event_delete(&event);
-                status = WR_ERR_NOMEM;
-                goto out;
-            }
-            items = grown;
-        }
-        status = build_node(b, &event, &items[count]);
+    struct child_list list = {0};
+    yaml_event_t event;
+    wr_status status;
+    while ((status = next_event(b, &event)) == WR_OK) {
+        bool done = event.type == end;
+        if (!done)
+            status = add_child(b, &event, &list);
         yaml_event_delete(&event);
-        if (status != WR_OK)
-            goto out;
-        count++;
+        if (done || status != WR_OK)
+            break;
     }
-    *items_out = arena_alloc(b->tree, count * sizeof **items_out + 1);
+    if (status != WR_OK)
+        goto out;
+    *items_out = arena_alloc(b->tree, list.count * sizeof **items_out + 1);
     if (!*items_out) {
         status = WR_ERR_NOMEM;
         goto out;
     }
-    if (count)
-        memcpy(*items_out, items, count * sizeof *items);
-    *count_out = count;
+    if (list.count)
+        memcpy(*items_out, list.items, list.count * sizeof *list.items);
+    *count_out = list.count;
 out:
-    free(items);
+    free(list.items);
     return status;
 }
 

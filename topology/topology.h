@@ -222,8 +222,9 @@ struct topo_plan {
  * that the file does not mention are ignored, except bindings to a file
  * queue and tier/dead queues of a file queue that the file no longer
  * derives, which are listed as EXTRA. Returns WR_OK with *out filled (free
- * with topo_plan_free) or WR_ERR_NOMEM with *out empty. Both inputs must
- * outlive nothing: the plan copies what it needs. */
+ * with topo_plan_free) or WR_ERR_NOMEM with *out empty. The plan owns the
+ * text it shows; its indexes refer to want (and to live for EXTRA items),
+ * so keep want alive while applying the plan. */
 wr_status topo_plan_build(const struct topo_derived *want, const struct mq_live_state *live,
                           struct topo_plan *out, struct wr_error *err) WR_MUST_CHECK;
 
@@ -248,9 +249,10 @@ struct topo_apply_result {
 };
 
 /* Declares every CREATE item of plan (built from want) on conn: exchanges,
- * then queues, then bindings; DRIFT and BLOCKED items are not touched. A
- * queue that the broker refuses with 406 (it appeared with other arguments
- * since the plan) counts as drifted, and conn stays usable. Writes one line
+ * then queues, then bindings; DRIFT and BLOCKED items are not touched.
+ * conn may be NULL when the plan has nothing to create. A queue that the
+ * broker refuses with 406 (it appeared with other arguments since the
+ * plan) counts as drifted, and conn stays usable. Writes one line
  * per action to out (NULL = silent) and fills *result.
  * Returns WR_OK if nothing drifted or was blocked, WR_ERR_DRIFT if
  * something did (everything else was still created), or the broker's error
