@@ -15,6 +15,7 @@
 #include <uuid/uuid.h>
 
 #include "api/idempotency.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 typedef void (*route_fn)(struct api_context *ctx, const struct api_request *req,
@@ -34,17 +35,6 @@ static void new_uuid(char out[37])
     uuid_t id;
     uuid_generate_random(id);
     uuid_unparse_lower(id, out);
-}
-
-static void rfc3339_now(char *out, size_t size)
-{
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    char seconds[24];
-    strftime(seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, size, "%s.%03ldZ", seconds, now.tv_nsec / 1000000);
 }
 
 static bool all_hex(const char *text, size_t len)
@@ -274,9 +264,9 @@ static void place_order(struct api_context *ctx, const struct api_request *req,
                         const char *storefront, json_t *order, const char *order_id,
                         struct db_conn *db, const char *traceparent, struct api_response *res)
 {
-    char placed_at[32];
+    char placed_at[WR_RFC3339_SIZE];
     struct wr_error err;
-    rfc3339_now(placed_at, sizeof placed_at);
+    wr_rfc3339_now(placed_at);
     api_order_apply_defaults(order);
     char *body = placed_body(order, order_id, storefront, req->idempotency_key, placed_at);
     wr_status status = publish_placed(ctx, body, order_id, storefront, traceparent, &err);

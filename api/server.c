@@ -3,6 +3,8 @@
  * collected up to the limit, one JSON access-log line per request. */
 #include "api/api.h"
 
+#include "core/clock.h"
+
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -63,14 +65,8 @@ static double seconds_since(const struct timespec *start)
 /* {"ts","level","component":"access","method","path","status","duration_us","caller","trace_id"} */
 static void access_log(const struct request_state *state, double seconds)
 {
-    char ts[32];
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char stamp[48];
-    snprintf(stamp, sizeof stamp, "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+    char stamp[WR_RFC3339_SIZE];
+    wr_rfc3339_now(stamp);
     json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I}", "ts", stamp, "level", "info",
                              "component", "access", "method", state->method, "path", state->path,
                              "status", state->res.status, "duration_us",

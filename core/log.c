@@ -1,10 +1,11 @@
 /* JSON-lines logger: formats, escapes and writes one line per call to stderr. */
 #include "core/log.h"
 
+#include "core/clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static enum wr_log_level log_threshold = WR_LOG_INFO;
 
@@ -55,15 +56,12 @@ void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
 
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
+    char stamp[WR_RFC3339_SIZE];
+    wr_rfc3339_now(stamp);
     char line[4096];
-    size_t len = strftime(line, sizeof line, "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    len += (size_t)snprintf(line + len, sizeof line - len,
-                            ".%03ldZ\",\"level\":\"%s\",\"component\":\"",
-                            now.tv_nsec / 1000000, level_names[level]);
+    size_t len = (size_t)snprintf(line, sizeof line,
+                                  "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"", stamp,
+                                  level_names[level]);
     append_json_escaped(line, sizeof line, &len, component);
     len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
     append_json_escaped(line, sizeof line - 3, &len, msg);
