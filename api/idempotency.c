@@ -24,7 +24,7 @@ static const struct db_migration idem_migrations[] = {
 
 wr_status api_idem_migrate(struct db_conn *db, struct wr_error *err)
 {
-    return db_migrate(db, idem_migrations, sizeof idem_migrations / sizeof idem_migrations[0],
+    return db_migrate(db, "api", idem_migrations, sizeof idem_migrations / sizeof idem_migrations[0],
                       err);
 }
 

@@ -162,22 +162,25 @@ static wr_status exec_script(struct db_conn *db, const char *sql, struct wr_erro
     return status;
 }
 
-static wr_status apply_migration(struct db_conn *db, const struct db_migration *m,
-                                 struct wr_error *err)
+static wr_status apply_migration(struct db_conn *db, const char *component,
+                                 const struct db_migration *m, struct wr_error *err)
 {
     char version[16];
-    const char *params[] = {version};
+    const char *params[] = {component, version};
     snprintf(version, sizeof version, "%d", m->version);
     wr_status status = exec_script(db, m->sql, err);
     if (status == WR_OK)
-        status = db_exec(db, "INSERT INTO schema_migrations (version) VALUES ($1::int)", 1,
-                         params, NULL, err);
+        status = db_exec(db,
+                         "INSERT INTO schema_migrations (component, version) VALUES ($1, $2::int)",
+                         2, params, NULL, err);
     return status;
 }
 
-wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, size_t count,
+wr_status db_migrate(struct db_conn *db, const char *component,
+                     const struct db_migration *migrations, size_t count,
                      struct wr_error *err)
 {
+    const char *params[] = {component};
     struct db_result *res = NULL;
     wr_status status = db_begin(db, err);
     if (status != WR_OK)
@@ -189,17 +192,22 @@ wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, 
     if (status == WR_OK)
         status = db_exec(db,
                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                         " version int PRIMARY KEY,"
-                         " applied_at timestamptz NOT NULL DEFAULT now())",
+                         " component text NOT NULL,"
+                         " version int NOT NULL,"
+                         " applied_at timestamptz NOT NULL DEFAULT now(),"
+                         " PRIMARY KEY (component, version))",
                          0, NULL, NULL, err);
     if (status == WR_OK)
-        status = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL,
-                         &res, err);
+        status = db_exec(db,
+                         "SELECT coalesce(max(version), 0) FROM schema_migrations"
+                         " WHERE component = $1",
+                         1, params, &res, err);
     int current = status == WR_OK ? (int)strtol(db_result_value(res, 0, 0), NULL, 10) : 0;
     for (size_t i = 0; status == WR_OK && i < count; i++) {
         if (migrations[i].version > current) {
-            wr_log(WR_LOG_INFO, "db", "applying migration %d", migrations[i].version);
-            status = apply_migration(db, &migrations[i], err);
+            wr_log(WR_LOG_INFO, "db", "applying %s migration %d", component,
+                   migrations[i].version);
+            status = apply_migration(db, component, &migrations[i], err);
         }
     }
     db_result_free(res);

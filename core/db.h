@@ -57,10 +57,12 @@ struct db_migration {
     const char *sql; /* may hold several statements; no parameters */
 };
 
-/* Applies, in one transaction each and under an advisory lock (so several
- * processes starting at once are safe), every migration newer than the
- * database's version (table schema_migrations). */
-wr_status db_migrate(struct db_conn *db, const struct db_migration *migrations, size_t count,
+/* Applies, in one transaction and under an advisory lock (so several
+ * processes starting at once are safe), every migration of component
+ * ("api", "runtime", "order", ...) newer than the version recorded for it
+ * in the table schema_migrations. Several components can share a database. */
+wr_status db_migrate(struct db_conn *db, const char *component,
+                     const struct db_migration *migrations, size_t count,
                      struct wr_error *err) WR_MUST_CHECK;
 
 #endif

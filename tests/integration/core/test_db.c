@@ -96,7 +96,7 @@ START_TEST(migrations_apply_once_even_when_raced)
     struct wr_error err;
     ck_assert_int_eq(db_exec(db, "DROP TABLE IF EXISTS db_test_items", 0, NULL, NULL, &err),
                      WR_OK);
-    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE version IN (1, 2)", 0,
+    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE component = 'db_test'", 0,
                              NULL, NULL, &err) == WR_OK ||
                          strstr(err.message, "42P01") != NULL,
                      1);
@@ -106,7 +106,7 @@ START_TEST(migrations_apply_once_even_when_raced)
         if (children[i] == 0) {
             struct wr_error child_err;
             struct db_conn *child = db_open(url, &child_err);
-            int ok = child && db_migrate(child, migrations_v2, 2, &child_err) == WR_OK;
+            int ok = child && db_migrate(child, "db_test", migrations_v2, 2, &child_err) == WR_OK;
             db_close(child);
             _exit(ok ? 0 : 1);
         }
@@ -117,14 +117,14 @@ START_TEST(migrations_apply_once_even_when_raced)
         ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "migrator %d failed", i);
     }
     struct db_result *res = NULL;
-    ck_assert_int_eq(db_exec(db, "SELECT count(*) FROM schema_migrations WHERE version IN (1, 2)",
+    ck_assert_int_eq(db_exec(db, "SELECT count(*) FROM schema_migrations WHERE component = 'db_test'",
                              0, NULL, &res, &err),
                      WR_OK);
     ck_assert_str_eq(db_result_value(res, 0, 0), "2");
     db_result_free(res);
-    ck_assert_int_eq(db_migrate(db, migrations_v2, 2, &err), WR_OK);
+    ck_assert_int_eq(db_migrate(db, "db_test", migrations_v2, 2, &err), WR_OK);
     ck_assert_int_eq(db_exec(db, "DROP TABLE db_test_items", 0, NULL, NULL, &err), WR_OK);
-    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE version IN (1, 2)", 0,
+    ck_assert_int_eq(db_exec(db, "DELETE FROM schema_migrations WHERE component = 'db_test'", 0,
                              NULL, NULL, &err),
                      WR_OK);
     db_close(db);
