@@ -41,4 +41,17 @@ const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT] = {
                           "PEM certificate file; set with api.tls_key to serve HTTPS"},
     [CFG_API_TLS_KEY] = {"api.tls_key", CFG_TYPE_OPTIONAL, "", NULL,
                          "PEM private key file for api.tls_cert"},
+#define SERVICE_DB(key, service)                                                                   \
+    [key] = {"database." service "_url", CFG_TYPE_URL,                                             \
+             "postgresql://warren:warren@127.0.0.1:5442/warren_" service, NULL,                     \
+             "the " service " service's own database"}
+    SERVICE_DB(CFG_DB_ORDER_URL, "order"),
+    SERVICE_DB(CFG_DB_INVENTORY_URL, "inventory"),
+    SERVICE_DB(CFG_DB_PAYMENT_URL, "payment"),
+    SERVICE_DB(CFG_DB_NOTIFICATION_URL, "notification"),
+    SERVICE_DB(CFG_DB_ANALYTICS_URL, "analytics"),
+    SERVICE_DB(CFG_DB_DEADLETTER_URL, "deadletter"),
+#undef SERVICE_DB
+    [CFG_WORKER_SHUTDOWN_TIMEOUT] = {"worker.shutdown_timeout", CFG_TYPE_DURATION, "30s", NULL,
+                                     "on SIGTERM, how long a worker may take to finish and ack"},
 };
