@@ -1,0 +1,67 @@
+/* Private declarations of workers/: the runtime's inbox/outbox store and
+ * message decoding, shared by runtime.c and the files it is split into. */
+#ifndef WARREN_WORKERS_INTERNAL_H
+#define WARREN_WORKERS_INTERNAL_H
+
+#include "broker/broker.h"
+#include "workers/runtime.h"
+
+/* A decoded delivery: the handler's view plus what the runtime needs. */
+struct wrk_incoming {
+    struct wrk_message msg;
+    const struct mq_delivery *delivery;
+    char dedupe_key[400];
+    char why_undecodable[200]; /* set when the delivery cannot be a message */
+};
+
+/* Decodes delivery into in (borrowing its strings; in->msg.body is a new
+ * reference released by wrk_incoming_clear). WR_ERR_INVALID, with
+ * why_undecodable set, when the body is not a JSON object or the type or
+ * order id is missing: such a message is dead-lettered at once. */
+wr_status wrk_incoming_decode(const struct mq_delivery *delivery, struct wrk_incoming *in);
+void wrk_incoming_clear(struct wrk_incoming *in);
+
+/* The transaction a handler works in (struct wrk_step is opaque to services). */
+struct wrk_step {
+    struct db_conn *db;
+    const struct wrk_incoming *in;
+};
+
+/* Schema of the runtime's tables (component "runtime"). */
+wr_status wrk_store_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+
+/* Inside an open transaction: records the message's dedupe key. *fresh is
+ * false when the key was seen before (a redelivery, replay or duplicate). */
+wr_status wrk_store_claim(struct db_conn *db, const struct wrk_incoming *in, bool *fresh,
+                          struct wr_error *err) WR_MUST_CHECK;
+
+/* One outbox row waiting to be published. */
+struct wrk_outbound {
+    long long id;
+    char *message_id;
+    char *type;
+    char *order_id;
+    char *storefront;  /* or NULL */
+    char *traceparent; /* or NULL */
+    char *body;
+};
+
+/* The unpublished outbox rows written for dedupe_key (NULL = every
+ * unpublished row, oldest first, at most limit). Free with
+ * wrk_outbound_free. */
+wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_key, size_t limit,
+                            struct wrk_outbound **rows, size_t *count,
+                            struct wr_error *err) WR_MUST_CHECK;
+void wrk_outbound_free(struct wrk_outbound *rows, size_t count);
+
+/* Marks rows published (after their confirms). */
+wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_outbound *rows,
+                                   size_t count, struct wr_error *err) WR_MUST_CHECK;
+
+/* Fault injection for the crash tests: when the environment variable
+ * WARREN_CRASH_AT names this point ("order:after_commit"; the service
+ * name, a colon, the point), the process kills itself with SIGKILL right
+ * here, as a power cut would. Points are listed in docs/EXACTLY-ONCE.md. */
+void wrk_crash_point(const char *service, const char *point);
+
+#endif

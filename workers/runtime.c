@@ -1,0 +1,460 @@
+/* The one consume loop of warren (every service runs on it).
+ *
+ * Why it is shaped this way: delivery is at least once, and a process can
+ * die at any instant. So for each message the runtime
+ *   1. opens a transaction and inserts the message's dedupe key into the
+ *      inbox; a key seen before means the effect is already committed;
+ *   2. lets the service do its effect and write the messages it wants
+ *      sent into the outbox, in the same transaction, and commits;
+ *   3. publishes that key's unpublished outbox rows with confirms, marks
+ *      them published, and only then acks the delivery.
+ * A crash before 2 commits changes nothing; after it, the redelivered
+ * message finds its key in the inbox, skips the effect and goes on at 3.
+ * Failures leave through retry tiers or the dead-letter queue, and the
+ * copy there is confirmed before the original is acked. */
+#include "workers/runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "topology/topology.h"
+#include "workers/internal.h"
+
+#define RELAY_BATCH 500
+
+struct worker {
+    const struct wrk_options *opt;
+    const struct wrk_service *service;
+    void *state;
+    struct topo_model *model;
+    const struct topo_queue *queue;
+    struct db_conn *db;
+    struct mq_conn *consume_conn;
+    struct mq_conn *publish_conn;
+    struct mq_consumer *consumer;
+    struct mq_publisher *publisher;
+    sigset_t signals;
+    bool stopping;
+    /* outcome of the publishes since the last flush */
+    wr_status publish_failure;
+    struct wr_error publish_error;
+};
+
+static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,
+                       void *user)
+{
+    struct worker *w = user;
+    (void)publish_ctx;
+    if (result != WR_OK && w->publish_failure == WR_OK) {
+        w->publish_failure = result;
+        w->publish_error = *detail;
+    }
+}
+
+/* Waits for every publish since the last call; WR_OK only if all were confirmed. */
+static wr_status confirm_all(struct worker *w, struct wr_error *err)
+{
+    wr_status status = mq_publisher_flush(w->publisher, 30000, err);
+    if (status == WR_OK && w->publish_failure != WR_OK) {
+        status = w->publish_failure;
+        if (err)
+            *err = w->publish_error;
+    }
+    w->publish_failure = WR_OK;
+    return status;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec pause = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&pause, NULL);
+}
+
+/* True once SIGTERM or SIGINT arrived (they are blocked and polled here). */
+static bool stop_requested(struct worker *w)
+{
+    struct timespec now = {0};
+    int sig = sigtimedwait(&w->signals, NULL, &now);
+    if ((sig == SIGTERM || sig == SIGINT) && !w->stopping) {
+        wr_log(WR_LOG_INFO, "runtime", "%s: finishing in-flight work",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        w->stopping = true;
+    }
+    return w->stopping;
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *row,
+                                  struct wr_error *err)
+{
+    struct mq_header headers[3];
+    size_t n = 0;
+    headers[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
+    if (row->traceparent)
+        headers[n++] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
+                                          .string = row->traceparent};
+    if (row->storefront)
+        headers[n++] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
+                                          .string = row->storefront};
+    struct mq_message msg = {
+        .exchange = "orders",
+        .routing_key = row->type,
+        .body = row->body,
+        .body_len = strlen(row->body),
+        .message_id = row->message_id,
+        .correlation_id = row->order_id,
+        .type = row->type,
+        .content_type = "application/json",
+        .timestamp = (int64_t)time(NULL),
+        .persistent = true,
+        .headers = headers,
+        .header_count = n,
+    };
+    return mq_publish(w->publisher, &msg, NULL, err);
+}
+
+/* Publishes the unpublished outbox rows of dedupe_key (NULL: any), with
+ * confirms, and marks them published. */
+static wr_status publish_pending(struct worker *w, const char *dedupe_key, size_t *published,
+                                 struct wr_error *err)
+{
+    struct wrk_outbound *rows = NULL;
+    size_t count = 0;
+    wr_status status = wrk_store_pending(w->db, dedupe_key, RELAY_BATCH, &rows, &count, err);
+    for (size_t i = 0; status == WR_OK && i < count; i++)
+        status = publish_outbound(w, &rows[i], err);
+    if (status == WR_OK && count > 0)
+        status = confirm_all(w, err);
+    if (status == WR_OK)
+        status = wrk_store_mark_published(w->db, rows, count, err);
+    if (published)
+        *published = status == WR_OK ? count : 0;
+    wrk_outbound_free(rows, count);
+    return status;
+}
+
+/* ---- failures: retry tiers and the dead-letter queue ---------------------- */
+
+/* Copies the delivery's headers, then sets or keeps warren's own. */
+static size_t failure_headers(const struct wrk_incoming *in, const char *why, bool dead,
+                              struct mq_header *out, size_t max, char *now)
+{
+    static const char *const ours[] = {"x-attempt", "x-last-error", "x-dead-reason", "x-dead-at"};
+    const struct mq_delivery *d = in->delivery;
+    size_t n = 0;
+    for (size_t i = 0; i < d->header_count && n + 8 < max; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < sizeof ours / sizeof ours[0]; j++)
+            replaced = replaced || strcmp(d->headers[i].key, ours[j]) == 0;
+        if (!replaced && strcmp(d->headers[i].key, "x-death") != 0)
+            out[n++] = d->headers[i];
+    }
+    out[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT,
+                                  .integer = dead ? in->msg.attempt : in->msg.attempt + 1};
+    out[n++] = (struct mq_header){.key = "x-last-error", .kind = MQ_HEADER_STRING,
+                                  .string = (char *)why};
+    if (!mq_delivery_header(d, "x-first-error"))
+        out[n++] = (struct mq_header){.key = "x-first-error", .kind = MQ_HEADER_STRING,
+                                      .string = (char *)why};
+    if (!mq_delivery_header(d, "x-first-failed-at"))
+        out[n++] = (struct mq_header){.key = "x-first-failed-at", .kind = MQ_HEADER_STRING,
+                                      .string = now};
+    if (!mq_delivery_header(d, "x-original-exchange")) {
+        out[n++] = (struct mq_header){.key = "x-original-exchange", .kind = MQ_HEADER_STRING,
+                                      .string = d->exchange ? d->exchange : ""};
+        out[n++] = (struct mq_header){.key = "x-original-routing-key", .kind = MQ_HEADER_STRING,
+                                      .string = d->routing_key ? d->routing_key : ""};
+    }
+    if (dead) {
+        out[n++] = (struct mq_header){.key = "x-dead-reason", .kind = MQ_HEADER_STRING,
+                                      .string = (char *)why};
+        out[n++] = (struct mq_header){.key = "x-dead-at", .kind = MQ_HEADER_STRING, .string = now};
+    }
+    return n;
+}
+
+/* Moves the delivery to its next retry tier, or to the dead-letter queue
+ * when permanent or out of attempts; confirmed before returning WR_OK. */
+static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bool permanent,
+                             const char *why, struct wr_error *err)
+{
+    const struct mq_delivery *d = in->delivery;
+    char target[300], now[WR_RFC3339_SIZE];
+    int tier = permanent ? -1 : topo_retry_tier(w->queue, in->msg.attempt);
+    wr_status status = tier >= 0 ? topo_retry_queue_name(w->queue->name,
+                                                         w->queue->retry_delays_ms[tier], target,
+                                                         sizeof target)
+                                 : topo_dead_queue_name(w->queue->name, target, sizeof target);
+    if (status != WR_OK)
+        return wr_error_set(err, status, "queue name too long");
+    wr_rfc3339_now(now);
+    struct mq_header headers[64];
+    size_t count = failure_headers(in, why, tier < 0, headers, 64, now);
+    struct mq_message msg = {
+        .exchange = "", .routing_key = target, .body = d->body, .body_len = d->body_len,
+        .message_id = d->message_id ? d->message_id : "unknown", .correlation_id = d->correlation_id,
+        .type = d->type, .content_type = d->content_type, .timestamp = d->timestamp,
+        .persistent = true, .headers = headers, .header_count = count,
+    };
+    wr_log(tier >= 0 ? WR_LOG_INFO : WR_LOG_WARN, "runtime", "%s %s (attempt %d) -> %s: %s",
+           in->msg.type ? in->msg.type : "message", in->msg.order_id ? in->msg.order_id : "?",
+           in->msg.attempt, target, why);
+    status = mq_publish(w->publisher, &msg, NULL, err);
+    return status == WR_OK ? confirm_all(w, err) : status;
+}
+
+/* ---- one delivery ------------------------------------------------------------ */
+
+enum step_result { STEP_ACK, STEP_REQUEUE, STEP_FAILED };
+
+/* Runs steps 1-2 of the header comment. On STEP_FAILED why says why and
+ * *permanent whether retrying could help. */
+static enum step_result run_step(struct worker *w, struct wrk_incoming *in, bool *permanent,
+                                 struct wr_error *why)
+{
+    struct wr_error err;
+    bool fresh = false;
+    if (db_begin(w->db, &err) != WR_OK || wrk_store_claim(w->db, in, &fresh, &err) != WR_OK) {
+        db_rollback(w->db);
+        wr_log(WR_LOG_WARN, "runtime", "database: %s", err.message);
+        return STEP_REQUEUE;
+    }
+    enum wrk_outcome outcome = WRK_DONE;
+    if (fresh) {
+        struct wrk_step step = {.db = w->db, .in = in};
+        wr_error_clear(why);
+        outcome = w->service->handle(w->state, &in->msg, &step, why);
+    }
+    if (outcome != WRK_DONE) {
+        db_rollback(w->db);
+        *permanent = outcome == WRK_PERMANENT;
+        return STEP_FAILED;
+    }
+    wrk_crash_point(w->service->name, "before_commit");
+    if (db_commit(w->db, &err) != WR_OK) {
+        db_rollback(w->db);
+        wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
+        return STEP_REQUEUE;
+    }
+    wrk_crash_point(w->service->name, "after_commit");
+    return STEP_ACK;
+}
+
+static wr_status settle(struct worker *w, const struct mq_delivery *d, bool ack)
+{
+    struct wr_error err;
+    wr_status status = ack ? mq_ack(w->consumer, d->delivery_tag, &err)
+                           : mq_nack(w->consumer, d->delivery_tag, true, &err);
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "%s failed: %s", ack ? "ack" : "nack", err.message);
+    return status;
+}
+
+static void handle_delivery(struct worker *w, const struct mq_delivery *d)
+{
+    struct wrk_incoming in;
+    struct wr_error why, err;
+    bool permanent = true;
+    enum step_result result = STEP_FAILED;
+    if (wrk_incoming_decode(d, &in) != WR_OK)
+        wr_error_set(&why, WR_ERR_INVALID, "%s", in.why_undecodable);
+    else
+        result = run_step(w, &in, &permanent, &why);
+    if (result == STEP_FAILED) {
+        bool moved = move_failed(w, &in, permanent, why.message[0] ? why.message : "failed",
+                                 &err) == WR_OK;
+        if (!moved)
+            wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
+        (void)settle(w, d, moved);
+    } else if (result == STEP_ACK && publish_pending(w, in.dedupe_key, NULL, &err) == WR_OK) {
+        wrk_crash_point(w->service->name, "after_publish");
+        (void)settle(w, d, true);
+    } else {
+        if (result == STEP_ACK)
+            wr_log(WR_LOG_WARN, "runtime", "publishing next messages: %s", err.message);
+        (void)settle(w, d, false);
+        sleep_ms(200); /* the database or broker is struggling: do not spin */
+    }
+    wrk_incoming_clear(&in);
+}
+
+/* ---- connections --------------------------------------------------------------- */
+
+static struct mq_conn_options conn_options(const struct worker *w, const char *role)
+{
+    const struct cfg *cfg = w->opt->cfg;
+    static char names[2][96];
+    char *name = names[role[0] == 'p'];
+    snprintf(name, sizeof names[0], "warren-worker %s %s", w->service->name, role);
+    return (struct mq_conn_options){
+        .url = cfg_str(cfg, CFG_BROKER_URL),
+        .name = name,
+        .heartbeat_s = (int)(cfg_int(cfg, CFG_BROKER_HEARTBEAT) / 1000),
+        .connect_timeout_ms = cfg_int(cfg, CFG_BROKER_CONNECT_TIMEOUT),
+        .reconnect_max_backoff_ms = cfg_int(cfg, CFG_BROKER_RECONNECT_MAX_BACKOFF),
+    };
+}
+
+static wr_status connect_broker(struct worker *w, struct wr_error *err)
+{
+    struct mq_conn_options consume = conn_options(w, "consume");
+    struct mq_conn_options publish = conn_options(w, "publish");
+    struct mq_publisher_options pub = {
+        .max_in_flight = 1024,
+        .confirm_timeout_ms = cfg_int(w->opt->cfg, CFG_BROKER_CONFIRM_TIMEOUT),
+        .on_confirm = on_confirm,
+        .user = w,
+    };
+    if (!(w->publish_conn = mq_conn_open(&publish, err)) ||
+        !(w->publisher = mq_publisher_create(w->publish_conn, &pub, err)) ||
+        !(w->consume_conn = mq_conn_open(&consume, err)))
+        return err->code;
+    return WR_OK;
+}
+
+static wr_status start_consuming(struct worker *w, struct wr_error *err)
+{
+    w->consumer = mq_consumer_create(w->consume_conn, w->queue->name,
+                                     (uint16_t)w->queue->prefetch, err);
+    return w->consumer ? WR_OK : err->code;
+}
+
+/* After a lost connection: reconnect both, resume publisher and consumer. */
+static void reconnect(struct worker *w)
+{
+    struct wr_error err;
+    wr_log(WR_LOG_WARN, "runtime", "broker connection lost; reconnecting");
+    while (!stop_requested(w)) {
+        int64_t deadline = wr_monotonic_ms() + 1000;
+        if (mq_conn_reconnect(w->publish_conn, deadline, &err) == WR_OK &&
+            mq_publisher_resume(w->publisher, &err) == WR_OK &&
+            mq_conn_reconnect(w->consume_conn, deadline + 1000, &err) == WR_OK &&
+            mq_consumer_resume(w->consumer, &err) == WR_OK) {
+            wr_log(WR_LOG_INFO, "runtime", "reconnected; consuming %s again", w->queue->name);
+            return;
+        }
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+/* Sends whatever committed steps left unpublished (a crash between commit
+ * and publish whose message will not come back, e.g. after a replay). */
+static void relay_outbox(struct worker *w)
+{
+    struct wr_error err;
+    size_t published = 0, total = 0;
+    do {
+        if (publish_pending(w, NULL, &published, &err) != WR_OK) {
+            wr_log(WR_LOG_WARN, "runtime", "outbox relay: %s", err.message);
+            return;
+        }
+        total += published;
+    } while (published == RELAY_BATCH);
+    if (total)
+        wr_log(WR_LOG_INFO, "runtime", "relayed %zu outbox messages left from before", total);
+}
+
+static void consume_loop(struct worker *w)
+{
+    struct wr_error err;
+    while (!stop_requested(w)) {
+        struct mq_delivery *d = NULL;
+        wr_status status = mq_consumer_next(w->consumer, 1000, &d, &err);
+        if (status == WR_OK) {
+            handle_delivery(w, d);
+            mq_delivery_free(d);
+        } else if (status != WR_ERR_TIMEOUT) {
+            reconnect(w);
+        }
+    }
+}
+
+/* SIGTERM: no new deliveries; finish and ack those already received. */
+static void drain(struct worker *w)
+{
+    struct wr_error err;
+    int64_t deadline = wr_monotonic_ms() + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
+    if (mq_consumer_cancel(w->consumer, &err) != WR_OK)
+        return;
+    size_t drained = 0;
+    while (wr_monotonic_ms() < deadline) {
+        struct mq_delivery *d = NULL;
+        if (mq_consumer_next(w->consumer, 300, &d, &err) != WR_OK)
+            break;
+        handle_delivery(w, d);
+        mq_delivery_free(d);
+        drained++;
+    }
+    wr_log(WR_LOG_INFO, "runtime", "drained %zu held messages", drained);
+}
+
+static int setup(struct worker *w)
+{
+    struct topo_diags diags = {0};
+    struct wr_error err;
+    if (topo_load_file(w->opt->topology_file, &w->model, &diags) != WR_OK) {
+        topo_diags_print(&diags, stderr);
+        topo_diags_free(&diags);
+        return 1;
+    }
+    w->queue = topo_model_find_queue(w->model, w->opt->queue);
+    if (!w->queue) {
+        fprintf(stderr, "warren-worker: queue %s is not in %s\n", w->opt->queue,
+                w->opt->topology_file);
+        return 1;
+    }
+    if (!(w->db = db_open(w->opt->database_url, &err)) || wrk_store_migrate(w->db, &err) != WR_OK ||
+        db_migrate(w->db, w->service->name, w->service->migrations, w->service->migration_count,
+                   &err) != WR_OK) {
+        fprintf(stderr, "warren-worker: %s\n", err.message);
+        return 1;
+    }
+    struct wrk_env env = {.cfg = w->opt->cfg, .db = w->db};
+    if (w->service->init && w->service->init(&env, &w->state, &err) != WR_OK) {
+        fprintf(stderr, "warren-worker: %s: %s\n", w->service->name, err.message);
+        return 1;
+    }
+    if (connect_broker(w, &err) != WR_OK || start_consuming(w, &err) != WR_OK) {
+        fprintf(stderr, "warren-worker: broker: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
+static void teardown(struct worker *w)
+{
+    mq_consumer_destroy(w->consumer);
+    mq_conn_close(w->consume_conn);
+    mq_publisher_destroy(w->publisher);
+    mq_conn_close(w->publish_conn);
+    if (w->service->fini && w->state)
+        w->service->fini(w->state);
+    db_close(w->db);
+    topo_model_free(w->model);
+}
+
+int wrk_run(const struct wrk_options *options)
+{
+    struct worker w = {.opt = options, .service = options->service};
+    sigemptyset(&w.signals);
+    sigaddset(&w.signals, SIGTERM);
+    sigaddset(&w.signals, SIGINT);
+    int rc = setup(&w);
+    if (rc == 0) {
+        wr_log(WR_LOG_INFO, "runtime", "%s worker consuming %s (prefetch %d)",
+               w.service->name, w.queue->name, w.queue->prefetch);
+        relay_outbox(&w);
+        consume_loop(&w);
+        drain(&w);
+        wr_log(WR_LOG_INFO, "runtime", "%s worker stopped", w.service->name);
+    }
+    teardown(&w);
+    return rc;
+}
