@@ -337,7 +337,6 @@ static struct mq_conn *conn_new(const struct mq_conn_options *options)
 static void conn_free(struct mq_conn *conn)
 {
     drop_amqp(conn);
-    free(conn->out_buf);
     free(conn->url);
     free(conn->name);
     free(conn);

@@ -37,8 +37,6 @@ struct mq_conn {
     /* Why the channel or connection last went away (for outcomes of
      * publishes that were in flight at that moment). */
     struct wr_error last_error;
-    unsigned char *out_buf; /* wire.c: one encoded publish, reused */
-    size_t out_cap;
 };
 
 /* ---- conn.c ---------------------------------------------------------- */
@@ -97,16 +95,6 @@ void mq__props_release(struct mq__props *props);
  * delivery_tag is stored as given. */
 wr_status mq__delivery_from_envelope(const amqp_envelope_t *envelope, uint64_t delivery_tag,
                                      struct mq_delivery **out, struct wr_error *err);
-
-/* ---- wire.c ------------------------------------------------------------ */
-
-/* Sends one basic.publish with its content (props from mq__props_build)
- * on MQ_CHANNEL in a single write. A failed write marks conn down
- * (WR_ERR_CONNECTION); WR_ERR_INVALID if the properties do not fit in a
- * frame. */
-wr_status mq__send_publish(struct mq_conn *conn, const struct mq_message *msg,
-                           const amqp_basic_properties_t *props, bool mandatory,
-                           struct wr_error *err);
 
 /* ---- spec.c ------------------------------------------------------------ */
 

@@ -179,9 +179,8 @@ static wr_status select_confirms(struct mq_publisher *pub, struct wr_error *err)
 static wr_status sync_channel(struct mq_publisher *pub, struct wr_error *err)
 {
     if (pub->conn->state != MQ_CONN_OPEN) {
-        struct wr_error why = pub->conn->last_error; /* the cause, if it is known */
-        if (why.code != WR_ERR_CONNECTION)
-            mq__require_open(pub->conn, "publish", &why);
+        struct wr_error why;
+        mq__require_open(pub->conn, "publish", &why);
         fail_all(pub, &why);
         return mq__require_open(pub->conn, "publish", err);
     }
@@ -409,10 +408,12 @@ static wr_status send_publish(struct mq_publisher *pub, const struct mq_message 
                               struct wr_error *err)
 {
     struct mq_conn *conn = pub->conn;
-    wr_status status = mq__send_publish(conn, msg, &props->amqp, true, err);
-    if (status != WR_OK) {
-        if (conn->state != MQ_CONN_OPEN)
-            fail_all(pub, &conn->last_error);
+    amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
+    int rc = amqp_basic_publish(conn->amqp, MQ_CHANNEL, mq__bytes(msg->exchange),
+                                amqp_cstring_bytes(msg->routing_key), 1, 0, &props->amqp, body);
+    if (rc != AMQP_STATUS_OK) {
+        wr_status status = mq__status_from_library(conn, rc, "publish", err);
+        fail_all(pub, &conn->last_error);
         return status;
     }
     struct inflight *entry = slot(pub, pub->next++);
@@ -506,8 +507,12 @@ wr_status mq_publish_unconfirmed(struct mq_conn *conn, const struct mq_message *
     wr_status status = mq__props_build(&props, msg, err);
     if (status == WR_OK)
         status = mq__require_open(conn, "publish", err);
-    if (status == WR_OK)
-        status = mq__send_publish(conn, msg, &props.amqp, false, err);
+    if (status == WR_OK) {
+        amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
+        int rc = amqp_basic_publish(conn->amqp, MQ_CHANNEL, mq__bytes(msg->exchange),
+                                    amqp_cstring_bytes(msg->routing_key), 0, 0, &props.amqp, body);
+        status = mq__status_from_library(conn, rc, "publish", err);
+    }
     mq__props_release(&props);
     return status;
 }
