@@ -21,6 +21,7 @@ struct api_context {
     struct api_keyring *keys;
     struct api_intake *intake;
     struct db_pool *db;          /* the API's database (Idempotency-Keys) */
+    struct db_pool *orders_db;   /* the order service's database (GET /v1/orders/{id}) */
     struct api_metrics *metrics;
     struct api_order_limits limits;
     int idempotency_lease_s;     /* how long a claimed key waits for its holder */

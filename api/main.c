@@ -122,10 +122,12 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
     ctx->metrics = api_metrics_create();
     ctx->db = db_pool_create(cfg_str(cfg, CFG_API_DATABASE_URL),
                              (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
+    ctx->orders_db = db_pool_create(cfg_str(cfg, CFG_DB_ORDER_URL),
+                                    (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
     ctx->limits = api_order_limits_default();
     ctx->limits.max_body = (size_t)cfg_int(cfg, CFG_API_MAX_BODY);
     ctx->idempotency_lease_s = 30;
-    if (!ctx->keys || !ctx->metrics || !ctx->db) {
+    if (!ctx->keys || !ctx->metrics || !ctx->db || !ctx->orders_db) {
         fprintf(stderr, "warren-api: out of memory\n");
         return 1;
     }
@@ -157,6 +159,7 @@ static void free_context(struct api_context *ctx)
 {
     api_intake_stop(ctx->intake);
     db_pool_free(ctx->db);
+    db_pool_free(ctx->orders_db);
     api_metrics_free(ctx->metrics);
     api_keyring_free(ctx->keys);
 }

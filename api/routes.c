@@ -319,15 +319,57 @@ static void orders_post(struct api_context *ctx, const struct api_request *req,
     json_decref(order);
 }
 
+/* The order as SPEC.md shows it, built by PostgreSQL from the order
+ * service's tables; before pricing, lines are the requested items. */
+static const char order_view_sql[] =
+    "SELECT o.storefront, json_build_object("
+    " 'order_id', o.order_id, 'status', o.status, 'currency', o.currency,"
+    " 'lines', coalesce(o.lines, (SELECT json_agg(json_build_object('sku', i->'sku',"
+    "   'quantity', i->'quantity')) FROM jsonb_array_elements(o.items) i)::jsonb),"
+    " 'total', o.total, 'reason', o.reason,"
+    " 'history', (SELECT json_agg(json_build_object('status', h.status, 'at',"
+    "   to_char(h.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY h.at)"
+    "   FROM order_history h WHERE h.order_id = o.order_id),"
+    " 'created_at', to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " 'updated_at', to_char(o.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    ")::text FROM orders o WHERE o.order_id = $1::uuid";
+
+static bool is_uuid(const char *text)
+{
+    uuid_t parsed;
+    return strlen(text) == 36 && uuid_parse(text, parsed) == 0;
+}
+
 static void orders_get(struct api_context *ctx, const struct api_request *req,
                        struct api_response *res)
 {
     struct api_caller caller;
+    struct wr_error err;
+    struct db_result *rows = NULL;
+    const char *order_id = req->path + strlen("/v1/orders/");
     if (!authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller))
         return;
-    /* The order service's database and its read model arrive with the
-     * order saga; until then no order can be found. */
-    api_response_error(res, 404, "not_found", "no such order", NULL);
+    if (!is_uuid(order_id)) {
+        api_response_error(res, 404, "not_found", "no such order", NULL);
+        return;
+    }
+    struct db_conn *db = db_pool_acquire(ctx->orders_db, &err);
+    const char *params[] = {order_id};
+    wr_status status = db ? db_exec(db, order_view_sql, 1, params, &rows, &err) : err.code;
+    if (db)
+        db_pool_release(ctx->orders_db, db);
+    if (status != WR_OK) {
+        wr_log(WR_LOG_WARN, "api", "order database: %s", err.message);
+        unavailable(res, "the order database is unavailable");
+    } else if (db_result_rows(rows) == 0 || strcmp(db_result_value(rows, 0, 0), caller.name) != 0) {
+        api_response_error(res, 404, "not_found", "no such order", NULL); /* or not yours */
+    } else {
+        json_t *order = json_loads(db_result_value(rows, 0, 1), 0, NULL);
+        res->status = 200;
+        res->body = json_dumps(order, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(order);
+    }
+    db_result_free(rows);
 }
 
 static void healthz(struct api_context *ctx, const struct api_request *req,
