@@ -6,6 +6,8 @@
 
 static const struct wrk_service *const services[] = {
     &wrk_order_service,
+    &wrk_inventory_service,
+    &wrk_analytics_service,
 };
 
 const struct wrk_service *wrk_service_find(const char *name)

@@ -5,5 +5,15 @@
 #include "workers/runtime.h"
 
 extern const struct wrk_service wrk_order_service;
+extern const struct wrk_service wrk_inventory_service;
+extern const struct wrk_service wrk_analytics_service;
+
+/* Applies the inventory service's migrations (catalog, reservations) to db,
+ * as a worker does at start: for `warrenctl catalog` before any worker ran. */
+wr_status wrk_inventory_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+
+/* Applies the analytics service's migrations (events) to db: for
+ * `warrenctl report` before any worker ran. */
+wr_status wrk_analytics_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 
 #endif

@@ -1,0 +1,78 @@
+/* The analytics service: every message on the exchange becomes one row of
+ * its events table (type, order, storefront, currency, amount, reason,
+ * time), one insert per event. The runtime's inbox makes each
+ * <type>:<order id> count once; `warrenctl report` reads the figures. */
+#include <stdio.h>
+#include <string.h>
+
+#include "workers/services.h"
+
+static const struct db_migration analytics_migrations[] = {
+    {1, "CREATE TABLE events ("
+        " id bigserial PRIMARY KEY,"
+        " type text NOT NULL,"
+        " order_id text NOT NULL,"
+        " storefront text,"
+        " currency text,"
+        " amount bigint,"
+        " reason text,"
+        " at timestamptz NOT NULL DEFAULT now());"
+        "CREATE INDEX events_by_time ON events (at);"
+        "CREATE INDEX events_by_order ON events (order_id);"},
+};
+
+wr_status wrk_analytics_migrate(struct db_conn *db, struct wr_error *err)
+{
+    return db_migrate(db, "analytics", analytics_migrations,
+                      sizeof analytics_migrations / sizeof analytics_migrations[0], err);
+}
+
+/* The amount an event carries: an order's or reservation's total, or a
+ * payment's amount; NULL when it has none. */
+static const char *amount_of(const json_t *body, char *out, size_t size)
+{
+    json_t *amount = json_object_get(body, "total");
+    if (!json_is_integer(amount))
+        amount = json_object_get(body, "amount");
+    if (!json_is_integer(amount))
+        return NULL;
+    snprintf(out, size, "%lld", (long long)json_integer_value(amount));
+    return out;
+}
+
+static const char *string_field(const json_t *body, const char *key)
+{
+    return json_string_value(json_object_get(body, key));
+}
+
+/* Every type is stored, known or not: a new event type is data, never an
+ * error. */
+static enum wrk_outcome analytics_handle(void *state, const struct wrk_message *msg,
+                                         struct wrk_step *step, struct wr_error *why)
+{
+    char amount[32];
+    struct wr_error err;
+    (void)state;
+    const char *params[] = {
+        msg->type,
+        msg->order_id,
+        msg->storefront ? msg->storefront : string_field(msg->body, "storefront"),
+        string_field(msg->body, "currency"),
+        amount_of(msg->body, amount, sizeof amount),
+        string_field(msg->body, "reason"),
+    };
+    if (db_exec(wrk_step_db(step),
+                "INSERT INTO events (type, order_id, storefront, currency, amount, reason)"
+                " VALUES ($1, $2, $3, $4, $5::bigint, $6)",
+                6, params, NULL, &err) == WR_OK)
+        return WRK_DONE;
+    wr_error_set(why, err.code, "analytics database: %s", err.message);
+    return WRK_RETRY;
+}
+
+const struct wrk_service wrk_analytics_service = {
+    .name = "analytics",
+    .migrations = analytics_migrations,
+    .migration_count = sizeof analytics_migrations / sizeof analytics_migrations[0],
+    .handle = analytics_handle,
+};
