@@ -13,6 +13,7 @@ enum cfg_type {
     CFG_TYPE_ENUM,     /* one of a comma-separated list */
     CFG_TYPE_INT,      /* a whole number from min to max */
     CFG_TYPE_OPTIONAL, /* any text, or empty for "not set" */
+    CFG_TYPE_SECRET,   /* like OPTIONAL, but never shown (API keys, passwords) */
 };
 
 struct cfg_key_def {

@@ -226,6 +226,8 @@ void cfg_dump(const struct cfg *cfg, FILE *out)
         char env[96];
         if (cfg_key_defs[k].type == CFG_TYPE_URL)
             wr_redact_url(cfg->value[k], shown, sizeof shown);
+        else if (cfg_key_defs[k].type == CFG_TYPE_SECRET)
+            snprintf(shown, sizeof shown, "%s", cfg->value[k][0] ? "***" : "(not set)");
         else
             snprintf(shown, sizeof shown, "%s", cfg->value[k]);
         env_name_of((enum cfg_key)k, env, sizeof env);

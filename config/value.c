@@ -49,6 +49,7 @@ const char *cfg_check_value(enum cfg_key key, const char *text, int64_t *number,
         }
         return NULL;
     case CFG_TYPE_OPTIONAL:
+    case CFG_TYPE_SECRET:
         return NULL;
     case CFG_TYPE_INT: {
         char *end = NULL;
