@@ -7,6 +7,8 @@
 extern const struct wrk_service wrk_order_service;
 extern const struct wrk_service wrk_inventory_service;
 extern const struct wrk_service wrk_analytics_service;
+extern const struct wrk_service wrk_payment_service;
+extern const struct wrk_service wrk_notification_service;
 
 /* Applies the inventory service's migrations (catalog, reservations) to db,
  * as a worker does at start: for `warrenctl catalog` before any worker ran. */

@@ -1,0 +1,1 @@
+/* Email through libesmtp (work in progress: filled in by the next commit). */
