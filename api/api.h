@@ -25,6 +25,7 @@ struct api_context {
     struct api_metrics *metrics;
     struct api_order_limits limits;
     int idempotency_lease_s;     /* how long a claimed key waits for its holder */
+    const char *exchange;        /* where order.placed goes (broker.exchange) */
 };
 
 /* A request as the handlers see it; all strings borrowed, NULL if absent. */

@@ -127,6 +127,7 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
     ctx->limits = api_order_limits_default();
     ctx->limits.max_body = (size_t)cfg_int(cfg, CFG_API_MAX_BODY);
     ctx->idempotency_lease_s = 30;
+    ctx->exchange = cfg_str(cfg, CFG_BROKER_EXCHANGE);
     if (!ctx->keys || !ctx->metrics || !ctx->db || !ctx->orders_db) {
         fprintf(stderr, "warren-api: out of memory\n");
         return 1;

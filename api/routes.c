@@ -194,7 +194,7 @@ static wr_status publish_placed(struct api_context *ctx, const char *body, const
         {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = (char *)storefront},
     };
     struct mq_message msg = {
-        .exchange = "orders",
+        .exchange = ctx->exchange,
         .routing_key = "order.placed",
         .body = body,
         .body_len = strlen(body),

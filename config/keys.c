@@ -16,6 +16,8 @@ const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT] = {
                                     "how long a publish may wait for its confirm"},
     [CFG_BROKER_RECONNECT_MAX_BACKOFF] = {"broker.reconnect_max_backoff", CFG_TYPE_DURATION,
                                           "30s", NULL, "longest pause between reconnect tries"},
+    [CFG_BROKER_EXCHANGE] = {"broker.exchange", CFG_TYPE_STRING, "orders", NULL,
+                             "the topic exchange of the saga's messages (topology.yaml)"},
     [CFG_TOPOLOGY_FILE] = {"topology.file", CFG_TYPE_STRING, "topology/topology.yaml", NULL,
                            "the topology file (exchanges, queues, retry, workers)"},
     [CFG_LOG_LEVEL] = {"log.level", CFG_TYPE_ENUM, "info", "debug,info,warn,error",

@@ -103,7 +103,7 @@ static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *r
         headers[n++] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
                                           .string = row->storefront};
     struct mq_message msg = {
-        .exchange = "orders",
+        .exchange = cfg_str(w->opt->cfg, CFG_BROKER_EXCHANGE),
         .routing_key = row->type,
         .body = row->body,
         .body_len = strlen(row->body),
@@ -399,11 +399,12 @@ static int setup(struct worker *w)
 {
     struct topo_diags diags = {0};
     struct wr_error err;
-    if (topo_load_file(w->opt->topology_file, &w->model, &diags) != WR_OK) {
+    wr_status loaded = topo_load_file(w->opt->topology_file, &w->model, &diags);
+    if (loaded != WR_OK)
         topo_diags_print(&diags, stderr);
-        topo_diags_free(&diags);
+    topo_diags_free(&diags);
+    if (loaded != WR_OK)
         return 1;
-    }
     w->queue = topo_model_find_queue(w->model, w->opt->queue);
     if (!w->queue) {
         fprintf(stderr, "warren-worker: queue %s is not in %s\n", w->opt->queue,

@@ -44,7 +44,7 @@ struct wrk_step;
 /* The service's database connection, inside the message's transaction. */
 struct db_conn *wrk_step_db(struct wrk_step *step);
 
-/* Queues a message for after the commit: published to exchange "orders"
+/* Queues a message for after the commit: published to broker.exchange ("orders")
  * with routing key and type `type`, the same order id, traceparent and
  * storefront, x-attempt 1. Takes a reference to body (the caller keeps
  * its own). Written to the outbox in this transaction, so it is sent if

@@ -29,6 +29,7 @@ static pid_t api_pid;
 static char base_url[64];
 static char log_path[128];
 static char queue[96];
+static char exchange[96]; /* this test's own, so no other binding makes orders routable */
 static struct mq_conn *conn;
 static char tls_cert[128]; /* set by the HTTPS fixture */
 static char tls_key[128];
@@ -158,9 +159,9 @@ static struct mq_conn *connect_broker(void)
 static void bind_test_queue(void)
 {
     struct wr_error err;
-    struct mq_exchange_spec orders = {.name = "orders", .type = MQ_EXCHANGE_TOPIC};
+    struct mq_exchange_spec orders = {.name = exchange, .type = MQ_EXCHANGE_TOPIC};
     struct mq_queue_spec spec = {.name = queue, .type = MQ_QUEUE_QUORUM};
-    struct mq_binding_spec binding = {.exchange = "orders", .queue = queue,
+    struct mq_binding_spec binding = {.exchange = exchange, .queue = queue,
                                       .routing_key = "order.placed"};
     ck_assert_msg(mq_declare_exchange(conn, &orders, &err) == WR_OK, "%s", err.message);
     ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
@@ -207,6 +208,7 @@ static void start_api(void)
     setenv("WARREN_API_DATABASE_URL", ts_db_url("api", db, sizeof db), 1);
     setenv("WARREN_BROKER_URL", ts_broker_url(), 1);
     setenv("WARREN_BROKER_CONFIRM_TIMEOUT", "2s", 1);
+    setenv("WARREN_BROKER_EXCHANGE", exchange, 1);
     snprintf(log_path, sizeof log_path, "/tmp/warren-api-test-%d.log", (int)getpid());
     char *argv[] = {WARREN_API_BIN, NULL};
     api_pid = ts_spawn(argv, log_path);
@@ -218,6 +220,7 @@ static void start_api(void)
 static void setup(void)
 {
     ts_unique_name("api-test", queue, sizeof queue);
+    ts_unique_name("api-test-orders", exchange, sizeof exchange);
     conn = connect_broker();
     bind_test_queue();
     start_api();
@@ -234,6 +237,7 @@ static void teardown(void)
     if (conn && mq_conn_is_open(conn)) {
         struct wr_error err;
         (void)mq_delete_queue(conn, queue, &err);
+        (void)mq_delete_exchange(conn, exchange, &err);
     }
     mq_conn_close(conn);
 }

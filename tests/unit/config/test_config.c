@@ -34,11 +34,22 @@ static wr_status load(const char *content, struct cfg **cfg, char **problems)
     return status;
 }
 
-static void teardown(void)
+/* The tests assert defaults: no WARREN_* variable of the caller may leak in. */
+static void clear_warren_environment(void)
 {
-    unsetenv("WARREN_BROKER_URL");
-    unsetenv("WARREN_LOG_LEVEL");
-    unsetenv("WARREN_BROKER_HEARTBEAT");
+    extern char **environ;
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; *e; e++) {
+            if (strncmp(*e, "WARREN_", 7) == 0) {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
+                unsetenv(name);
+                again = 1;
+                break;
+            }
+        }
+    }
 }
 
 START_TEST(defaults_without_file)
@@ -265,7 +276,7 @@ static Suite *config_suite(void)
 {
     Suite *suite = suite_create("config");
     TCase *tc = tcase_create("load");
-    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_checked_fixture(tc, clear_warren_environment, clear_warren_environment);
     tcase_add_test(tc, defaults_without_file);
     tcase_add_test(tc, file_values_then_env_override);
     tcase_add_test(tc, every_problem_one_line_with_position);
