@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
+#include "core/db.h"
 #include "core/status.h"
 
 /* Exit status of every warrenctl command (SPEC: 0, 1, 2). */
@@ -45,5 +47,23 @@ bool ctl_is_help(const char *arg);
 
 /* `warrenctl topology ...`: argv[0] is "topology". Returns an exit status. */
 int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
+
+/* `warrenctl catalog ...` (ctl/catalog_cmd.c) and `warrenctl report ...`
+ * (ctl/report_cmd.c): argv[0] is the command. Return an exit status. */
+int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv);
+
+/* Brings a service's schema up to date (e.g. wrk_inventory_migrate). */
+typedef wr_status (*ctl_migrate_fn)(struct db_conn *db, struct wr_error *err);
+
+/* Loads the configuration and opens the database that url_key names
+ * (CFG_DB_INVENTORY_URL, ...), then runs migrate on it unless NULL. NULL
+ * after printing why on stderr. Close with db_close(). (ctl/database.c) */
+struct db_conn *ctl_database_open(const struct ctl_context *ctx, enum cfg_key url_key,
+                                  ctl_migrate_fn migrate);
+
+/* Writes minor units of currency for people: "12.99 EUR", "1299 JPY"
+ * (ISO 4217 decimals). Always NUL-terminates. (ctl/money.c) */
+void ctl_format_amount(long long minor, const char *currency, char *out, size_t size);
 
 #endif

@@ -16,6 +16,10 @@ struct ctl_command {
 static const struct ctl_command commands[] = {
     {"topology", "topology validate|plan|apply FILE",
      "check the topology file, compare it with the broker, declare it", ctl_topology_main},
+    {"catalog", "catalog import|list|show|set-stock",
+     "the inventory service's catalog: import a CSV, list, show, set stock", ctl_catalog_main},
+    {"report", "report [--since T] [--json]",
+     "orders by status, revenue, funnel, failure reasons, per-minute series", ctl_report_main},
 };
 
 static void print_help(FILE *out)
