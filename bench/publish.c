@@ -22,6 +22,7 @@ struct settings {
     size_t window;     /* publishes in flight when pipelined */
     size_t body_size;
     size_t rounds; /* of the three modes; figures are medians */
+    bool plain;    /* BENCH_PLAIN=1: message_id and content_type only, no headers */
 };
 
 struct run_result {
@@ -67,6 +68,7 @@ static struct settings read_settings(void)
         .window = env_size("BENCH_WINDOW", 256),
         .body_size = env_size("BENCH_BODY_SIZE", 1024),
         .rounds = env_size("BENCH_ROUNDS", 3),
+        .plain = env_size("BENCH_PLAIN", 0) == 1,
     };
     if (s.rounds > MAX_ROUNDS)
         s.rounds = MAX_ROUNDS;
@@ -123,6 +125,11 @@ static struct mq_message message(const struct bench *b, const char *queue, size_
                              .persistent = true,
                              .headers = bench_headers,
                              .header_count = sizeof bench_headers / sizeof bench_headers[0]};
+    if (b->s.plain) {
+        msg.correlation_id = msg.type = NULL;
+        msg.timestamp = 0;
+        msg.header_count = 0;
+    }
     return msg;
 }
 
@@ -236,7 +243,6 @@ static struct run_result run_confirmed(struct bench *b, const char *queue, size_
 
 enum mode { MODE_UNCONFIRMED, MODE_PIPELINED, MODE_SYNC, MODE_COUNT };
 
-
 struct type_result {
     const char *type;
     double unconfirmed, pipelined, sync; /* median messages per second */
@@ -314,6 +320,8 @@ static struct type_result bench_type(struct bench *b, enum mq_queue_type type)
 
 static void print_ratios(const struct type_result *t)
 {
+    if (t->unconfirmed == 0 && t->pipelined == 0 && t->sync == 0)
+        return; /* not measured (BENCH_ONLY) */
     double vs_unconfirmed = t->unconfirmed > 0 ? t->pipelined / t->unconfirmed : 0;
     double vs_sync = t->sync > 0 ? t->pipelined / t->sync : 0;
     printf("  %-8s medians: unconfirmed %.0f/s, pipelined %.0f/s, one at a time %.0f/s\n", t->type,
@@ -336,8 +344,9 @@ int main(int argc, char **argv)
     b.body = make_body(b.s.body_size);
     b.admin = connect_or_die(&b.s, "bench-admin");
     printf("bench/publish: persistent %zu-byte messages to durable queues; %zu per fast run, "
-           "%zu one at a time; %zu rounds, medians reported\n\n",
-           b.s.body_size, b.s.fast_count, b.s.sync_count, b.s.rounds);
+           "%zu one at a time; %zu rounds, medians reported%s\n\n",
+           b.s.body_size, b.s.fast_count, b.s.sync_count, b.s.rounds,
+           b.s.plain ? "; plain messages (no headers)" : "");
     const char *only = getenv("BENCH_ONLY"); /* "quorum" or "classic": skip the other */
     struct type_result quorum = {.type = "quorum"}, classic = {.type = "classic"};
     if (!only || strcmp(only, "classic") != 0)
