@@ -1,13 +1,15 @@
-/* Integration test of broker/'s reconnect: the local stack's RabbitMQ is
- * stopped under an open publisher and consumer (scripts/stack stop
- * rabbitmq), operations fail with WR_ERR_CONNECTION, and after it starts
- * again mq_conn_reconnect + resume make publishing and consuming work.
- * The fixture starts the broker again whatever happens in the test. */
+/* Integration tests of broker/'s connection upkeep: heartbeats, and
+ * reconnect when the local stack's RabbitMQ is stopped under an open
+ * publisher and consumer (scripts/stack stop rabbitmq): operations fail
+ * with WR_ERR_CONNECTION, and after it starts again mq_conn_reconnect +
+ * resume make publishing and consuming work. The reconnect fixture starts
+ * the broker again whatever happens in the test. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/integration/broker/helpers.h"
 #include "tests/support/support.h"
@@ -142,9 +144,54 @@ START_TEST(test_reconnect_after_broker_restart)
 }
 END_TEST
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Heartbeats flow while the connection reads (here: publisher polls), so
+ * an idle but polling connection outlives many heartbeat intervals; one
+ * that does not read is dropped by the broker. */
+START_TEST(test_heartbeats_keep_a_polling_connection)
+{
+    char queue[128];
+    tb_name("heartbeat", queue, sizeof queue);
+    struct mq_conn_options options = {.url = ts_broker_url(), .heartbeat_s = 1};
+    struct wr_error err;
+    struct mq_conn *conn = mq_conn_open(&options, &err);
+    ck_assert_msg(conn != NULL, "%s", err.message);
+    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
+    struct mq_publisher_options popt = {.on_confirm = tb_record_outcome, .user = outcomes};
+    struct mq_publisher *pub = mq_publisher_create(conn, &popt, &err);
+    ck_assert_ptr_nonnull(pub);
+    for (int64_t end = mq_now_ms() + 4000; mq_now_ms() < end;)
+        ck_assert_int_eq(mq_publisher_poll(pub, 200, &err), WR_OK);
+    struct mq_message msg = tb_message("", queue, "hb-1");
+    tb_publish(pub, &msg, 0);
+    ck_assert_int_eq(mq_publisher_flush(pub, 5000, &err), WR_OK);
+    ck_assert_int_eq(outcomes->status[0], WR_OK);
+
+    sleep_ms(5000); /* silent: the broker gives up on us */
+    ck_assert_int_eq(mq_publisher_poll(pub, 1000, &err), WR_ERR_CONNECTION);
+    ck_assert(!mq_conn_is_open(conn));
+    mq_publisher_destroy(pub);
+    mq_conn_close(conn);
+    struct mq_conn *admin = tb_connect();
+    ck_assert_int_eq(mq_delete_queue(admin, queue, &err), WR_OK);
+    mq_conn_close(admin);
+    free(outcomes);
+}
+END_TEST
+
 static Suite *reconnect_suite(void)
 {
     Suite *s = suite_create("broker reconnect");
+    TCase *hb = tcase_create("heartbeat");
+    tcase_add_unchecked_fixture(hb, tb_setup, tb_teardown);
+    tcase_add_test(hb, test_heartbeats_keep_a_polling_connection);
+    suite_add_tcase(s, hb);
     TCase *tc = tcase_create("reconnect");
     tcase_add_unchecked_fixture(tc, fixture_setup, fixture_teardown);
     tcase_set_timeout(tc, 300);
