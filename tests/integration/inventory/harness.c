@@ -104,9 +104,12 @@ void ih_world_create(struct ih_world *w, const char *service, const char *const 
     set_environment(w);
     const char *const apply[] = {"topology", "apply", w->topology, NULL};
     struct ih_run run;
+    char output[1024];
     ih_warrenctl(&run, apply);
-    ck_assert_msg(run.status == 0, "topology apply: %s%s", run.out, run.err);
+    snprintf(output, sizeof output, "%s%s", run.out, run.err);
+    int status = run.status;
     ih_run_free(&run);
+    ck_assert_msg(status == 0, "topology apply: %s", output);
     declare_reader(w, reader_keys);
 }
 
