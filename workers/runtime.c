@@ -395,6 +395,50 @@ static void drain(struct worker *w)
     wr_log(WR_LOG_INFO, "runtime", "drained %zu held messages", drained);
 }
 
+/* Tries `what` until it works or SIGTERM arrives: a broker or database
+ * that is down at start is waited for, not a reason to exit. */
+static bool keep_trying(struct worker *w, const char *what,
+                        wr_status (*attempt)(struct worker *w, struct wr_error *err))
+{
+    struct wr_error err;
+    int64_t pause = 500;
+    while (attempt(w, &err) != WR_OK) {
+        wr_log(WR_LOG_WARN, "runtime", "%s: %s; retrying in %lld ms", what, err.message,
+               (long long)pause);
+        for (int64_t waited = 0; waited < pause; waited += 100) {
+            if (stop_requested(w))
+                return false;
+            sleep_ms(100);
+        }
+        pause = pause < 15000 ? pause * 2 : 30000;
+    }
+    return true;
+}
+
+static wr_status open_database(struct worker *w, struct wr_error *err)
+{
+    if (!w->db && !(w->db = db_open(w->opt->database_url, err)))
+        return err->code;
+    wr_status status = wrk_store_migrate(w->db, err);
+    if (status == WR_OK)
+        status = db_migrate(w->db, w->service->name, w->service->migrations,
+                            w->service->migration_count, err);
+    return status;
+}
+
+static wr_status open_broker(struct worker *w, struct wr_error *err)
+{
+    mq_consumer_destroy(w->consumer);
+    mq_conn_close(w->consume_conn);
+    mq_publisher_destroy(w->publisher);
+    mq_conn_close(w->publish_conn);
+    w->consumer = NULL;
+    w->consume_conn = w->publish_conn = NULL;
+    w->publisher = NULL;
+    wr_status status = connect_broker(w, err);
+    return status == WR_OK ? start_consuming(w, err) : status;
+}
+
 static int setup(struct worker *w)
 {
     struct topo_diags diags = {0};
@@ -411,21 +455,14 @@ static int setup(struct worker *w)
                 w->opt->topology_file);
         return 1;
     }
-    if (!(w->db = db_open(w->opt->database_url, &err)) || wrk_store_migrate(w->db, &err) != WR_OK ||
-        db_migrate(w->db, w->service->name, w->service->migrations, w->service->migration_count,
-                   &err) != WR_OK) {
-        fprintf(stderr, "warren-worker: %s\n", err.message);
-        return 1;
-    }
+    if (!keep_trying(w, "database", open_database))
+        return 0; /* SIGTERM while waiting: a clean exit */
     struct wrk_env env = {.cfg = w->opt->cfg, .db = w->db};
     if (w->service->init && w->service->init(&env, &w->state, &err) != WR_OK) {
         fprintf(stderr, "warren-worker: %s: %s\n", w->service->name, err.message);
         return 1;
     }
-    if (connect_broker(w, &err) != WR_OK || start_consuming(w, &err) != WR_OK) {
-        fprintf(stderr, "warren-worker: broker: %s\n", err.message);
-        return 1;
-    }
+    (void)keep_trying(w, "broker", open_broker); /* false: SIGTERM while waiting */
     return 0;
 }
 
@@ -448,7 +485,7 @@ int wrk_run(const struct wrk_options *options)
     sigaddset(&w.signals, SIGTERM);
     sigaddset(&w.signals, SIGINT);
     int rc = setup(&w);
-    if (rc == 0) {
+    if (rc == 0 && !w.stopping) {
         wr_log(WR_LOG_INFO, "runtime", "%s worker consuming %s (prefetch %d)",
                w.service->name, w.queue->name, w.queue->prefetch);
         relay_outbox(&w);
