@@ -73,9 +73,24 @@ static wr_status from_library_error(struct mq_conn *conn, int code, const char *
                         conn->redacted_url);
 }
 
+/* Frames rabbitmq-c queued while a synchronous call waited for its reply
+ * (acks, deliveries) were sent before the broker closed the channel: they
+ * are stale, and acks or delivery tags of the old channel must not reach
+ * the publisher or consumer of the new one. (Only the channel is in use;
+ * a queued connection.blocked notice is lost with them.) */
+static void discard_queued_frames(struct mq_conn *conn)
+{
+    amqp_frame_t frame;
+    struct timeval now = {0, 0};
+    while (amqp_frames_enqueued(conn->amqp) &&
+           amqp_simple_wait_frame_noblock(conn->amqp, &frame, &now) == AMQP_STATUS_OK) {
+    }
+}
+
 /* Answers channel.close-ok and opens the channel again. */
 static wr_status reopen_channel(struct mq_conn *conn, struct wr_error *err)
 {
+    discard_queued_frames(conn);
     amqp_channel_close_ok_t close_ok = {0};
     int rc = amqp_send_method(conn->amqp, MQ_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok);
     if (rc != AMQP_STATUS_OK)

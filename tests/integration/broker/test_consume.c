@@ -225,6 +225,40 @@ START_TEST(test_stale_delivery_tag_is_refused)
 }
 END_TEST
 
+/* Deliveries that arrive while another call waits for its reply are
+ * queued inside the connection; when that call closes the channel they
+ * are stale (the broker requeues them) and must not surface afterwards. */
+START_TEST(test_queued_deliveries_of_a_closed_channel_are_dropped)
+{
+    enum { COUNT = 3 };
+    char queue[128];
+    tb_name("queued", queue, sizeof queue);
+    struct mq_conn *conn = tb_connect();
+    struct mq_conn *cconn = tb_connect();
+    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    fill(conn, queue, COUNT);
+    struct mq_consumer *consumer = consume(cconn, queue, COUNT);
+    nanosleep(&(struct timespec){.tv_nsec = 300000000}, NULL); /* deliveries reach the socket */
+    struct wr_error err;
+    ck_assert_int_eq(mq_queue_inspect(cconn, "wrtest-broker-no-such-queue", NULL, NULL, &err),
+                     WR_ERR_NOT_FOUND);
+    ck_assert_int_eq(mq_consumer_resume(consumer, &err), WR_OK);
+    for (size_t i = 0; i < COUNT; i++) {
+        struct mq_delivery *d = next(consumer);
+        ck_assert_msg(d->redelivered, "delivery %zu (%s) came from the closed channel", i,
+                      d->message_id);
+        ack(consumer, d);
+    }
+    expect_nothing(consumer, 300);
+    ck_assert(mq_conn_is_open(cconn));
+    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    mq_consumer_destroy(consumer);
+    ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
+    mq_conn_close(cconn);
+    mq_conn_close(conn);
+}
+END_TEST
+
 static Suite *consume_suite(void)
 {
     Suite *s = suite_create("broker consume");
@@ -234,6 +268,7 @@ static Suite *consume_suite(void)
     tcase_add_test(tc, test_cancel_keeps_held_messages_ackable);
     tcase_add_test(tc, test_deleted_queue_is_reported);
     tcase_add_test(tc, test_stale_delivery_tag_is_refused);
+    tcase_add_test(tc, test_queued_deliveries_of_a_closed_channel_are_dropped);
     suite_add_tcase(s, tc);
     return s;
 }
