@@ -14,21 +14,22 @@
 
 static struct ih_world world;
 static pid_t worker;
+static unsigned consumers;
 static char storefront[64];
 
 static void setup(void)
 {
-    static const char *const everything[] = {"#", NULL};
-    ih_world_create(&world, "analytics", everything, NULL);
+    ih_world_create(&world, "analytics", NULL);
     ts_unique_name("it-shop", storefront, sizeof storefront);
     worker = ih_start_worker(&world, "analytics");
-    ih_wait_consumers(&world, 1);
+    consumers = ih_wait_consumers(&world, 1);
 }
 
 static void teardown(void)
 {
-    ih_stop_worker(worker);
+    int status = ih_stop_worker(worker);
     ih_world_destroy(&world);
+    ck_assert_int_eq(status, 0);
 }
 
 /* ---- the events of five orders ------------------------------------------------------- */
@@ -178,6 +179,7 @@ START_TEST(test_events_stored_once_and_reported)
     char ids[5][37];
     static const char count_events[] = "SELECT count(*) FROM events WHERE storefront = $1";
     struct db_conn *db = ih_db("analytics");
+    ck_assert_uint_eq(consumers, 1);
     publish_orders(ids);
     ck_assert_int_eq(ih_db_wait(db,
                                 "SELECT count(*) FROM events WHERE order_id = $1"

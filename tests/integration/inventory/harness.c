@@ -43,26 +43,45 @@ static struct mq_conn *connect_broker(const char *name)
 
 /* ---- the world ------------------------------------------------------------------------ */
 
-static void append_bindings(FILE *out, const char *exchange, const char *const *keys)
+/* The queue of the real topology/topology.yaml that service consumes (asserts). */
+static const struct topo_queue *real_queue(const struct topo_model *model, const char *service)
 {
-    fputs("    bindings:\n", out);
-    for (size_t i = 0; keys[i]; i++)
-        fprintf(out, "      - {exchange: %s, routing_key: \"%s\"}\n", exchange, keys[i]);
+    for (size_t i = 0; i < model->queue_count; i++)
+        if (strcmp(topo_service_name(model->queues[i].service), service) == 0)
+            return &model->queues[i];
+    ck_abort_msg("no queue for service %s in topology/topology.yaml", service);
+    return NULL;
 }
 
-static void write_topology(const struct ih_world *w, const char *service,
-                           const char *const *bindings)
+/* Writes the world's topology: the real file's queue of service, with its
+ * type, prefetch, retry and bindings, renamed and moved onto the world's
+ * exchange. */
+static void write_topology(const struct ih_world *w, const char *service)
 {
+    char path[512];
+    struct topo_model *model = NULL;
+    struct topo_diags diags = {0};
+    ck_assert_int_eq(topo_load_file(ts_source_path("topology/topology.yaml", path, sizeof path),
+                                    &model, &diags),
+                     WR_OK);
+    topo_diags_free(&diags);
+    const struct topo_queue *q = real_queue(model, service);
     FILE *out = fopen(w->topology, "w");
     ck_assert_msg(out != NULL, "cannot write %s", w->topology);
     fprintf(out,
             "exchanges:\n  - {name: %s, type: topic}\n"
-            "queues:\n"
-            "  - name: %s\n    type: quorum\n    service: %s\n    workers: 2\n"
-            "    prefetch: 50\n    retry: {delays: [1s], max_attempts: 3}\n",
-            w->prefix, w->queue, service);
-    append_bindings(out, w->prefix, bindings);
+            "queues:\n  - name: %s\n    type: %s\n    service: %s\n    prefetch: %d\n"
+            "    retry: {max_attempts: %d, delays: [",
+            w->prefix, w->queue, mq_queue_type_name(q->type), service, q->prefetch,
+            q->max_attempts);
+    for (size_t i = 0; i < q->retry_delay_count; i++)
+        fprintf(out, "%s%lldms", i ? ", " : "", (long long)q->retry_delays_ms[i]);
+    fputs("]}\n    bindings:\n", out);
+    for (size_t i = 0; i < q->binding_count; i++)
+        fprintf(out, "      - {exchange: %s, routing_key: \"%s\"}\n", w->prefix,
+                q->bindings[i].routing_key);
     fclose(out);
+    topo_model_free(model);
 }
 
 static void set_environment(const struct ih_world *w)
@@ -91,8 +110,23 @@ static void declare_reader(const struct ih_world *w, const char *const *keys)
     mq_conn_close(conn);
 }
 
-void ih_world_create(struct ih_world *w, const char *service, const char *const *bindings,
-                     const char *const *reader_keys)
+/* Waits up to 30 s for the broker (other tests on the stack may be
+ * restarting it), then fails clearly. */
+static void wait_for_broker(void)
+{
+    struct wr_error err = {0};
+    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-it-wait"};
+    struct mq_conn *conn = NULL;
+    for (int waited = 0; !conn && waited < 30000; waited += 500) {
+        if (!(conn = mq_conn_open(&options, &err)))
+            ih_sleep_ms(500);
+    }
+    mq_conn_close(conn);
+    ck_assert_msg(ts_http_wait(ts_management_url(), 30000) == 0 && conn != NULL,
+                  "the stack's broker is not up (scripts/stack start): %s", err.message);
+}
+
+void ih_world_create(struct ih_world *w, const char *service, const char *const *reader_keys)
 {
     char prefix[48];
     memset(w, 0, sizeof *w);
@@ -100,7 +134,8 @@ void ih_world_create(struct ih_world *w, const char *service, const char *const 
     snprintf(w->queue, sizeof w->queue, "%s-%s", w->prefix, service);
     snprintf(w->reader, sizeof w->reader, "%s-reader", w->prefix);
     snprintf(w->topology, sizeof w->topology, "/tmp/warren-%s.yaml", w->prefix);
-    write_topology(w, service, bindings);
+    wait_for_broker();
+    write_topology(w, service);
     set_environment(w);
     const char *const apply[] = {"topology", "apply", w->topology, NULL};
     struct ih_run run;
@@ -146,25 +181,24 @@ pid_t ih_start_worker(const struct ih_world *w, const char *service)
     return ts_spawn(argv, log);
 }
 
-void ih_wait_consumers(const struct ih_world *w, unsigned n)
+unsigned ih_wait_consumers(const struct ih_world *w, unsigned n)
 {
     struct wr_error err;
-    struct mq_conn *conn = connect_broker("warren-it-inspect");
+    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-it-inspect"};
+    struct mq_conn *conn = mq_conn_open(&options, &err);
     uint32_t messages = 0, consumers = 0;
-    for (int waited = 0; waited < 15000 && consumers < n; waited += 50) {
-        ck_assert_msg(mq_queue_inspect(conn, w->queue, &messages, &consumers, &err) == WR_OK,
-                      "%s", err.message);
-        if (consumers < n)
+    for (int waited = 0; conn && waited < 15000 && consumers < n; waited += 50) {
+        if (mq_queue_inspect(conn, w->queue, &messages, &consumers, &err) != WR_OK ||
+            consumers < n)
             ih_sleep_ms(50);
     }
     mq_conn_close(conn);
-    ck_assert_msg(consumers >= n, "%u consumers on %s, want %u", consumers, w->queue, n);
+    return consumers;
 }
 
-void ih_stop_worker(pid_t pid)
+int ih_stop_worker(pid_t pid)
 {
-    int status = ts_stop(pid, SIGTERM, 15000);
-    ck_assert_msg(status == 0, "worker %d exited with %d", (int)pid, status);
+    return ts_stop(pid, SIGTERM, 15000);
 }
 
 unsigned ih_depth(const char *queue)

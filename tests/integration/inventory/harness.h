@@ -20,12 +20,13 @@ struct ih_world {
     char topology[160]; /* the topology file written for this world */
 };
 
-/* Creates the world for service: its queue bound to each key of bindings,
- * the reader bound to each key of reader_keys (both NULL-terminated), and
- * sets the WARREN_* variables workers and warrenctl inherit (broker,
- * exchange, topology, database URLs). Asserts on failure. */
-void ih_world_create(struct ih_world *w, const char *service, const char *const *bindings,
-                     const char *const *reader_keys);
+/* Creates the world for service: its queue as topology/topology.yaml
+ * declares the queue of that service (type, prefetch, retry, bindings),
+ * renamed and bound to the world's exchange; the reader bound to each key
+ * of reader_keys (NULL-terminated, or NULL); and sets the WARREN_*
+ * variables workers and warrenctl inherit (broker, exchange, topology,
+ * database URLs). Asserts on failure. */
+void ih_world_create(struct ih_world *w, const char *service, const char *const *reader_keys);
 
 /* Deletes the world's queues (with retry tiers and dead-letter queue),
  * reader and exchange, and its topology file. */
@@ -35,11 +36,13 @@ void ih_world_destroy(struct ih_world *w);
  * /tmp/warren-it-<service>-<pid>-<n>.log. */
 pid_t ih_start_worker(const struct ih_world *w, const char *service);
 
-/* Waits until the world's queue has at least n consumers (asserts). */
-void ih_wait_consumers(const struct ih_world *w, unsigned n);
+/* Waits up to 15 s until the world's queue has at least n consumers;
+ * returns how many it has (setup does not assert, so that its teardown
+ * still stops the workers). */
+unsigned ih_wait_consumers(const struct ih_world *w, unsigned n);
 
-/* SIGTERM, then asserts the worker exited 0 within 15 s. */
-void ih_stop_worker(pid_t pid);
+/* SIGTERM; returns the worker's exit status (SIGKILL after 15 s: 137). */
+int ih_stop_worker(pid_t pid);
 
 /* Publishes type with correlation_id order_id, x-storefront storefront
  * (or none) and body to the world's exchange, as the saga's producers

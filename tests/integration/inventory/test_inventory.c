@@ -15,23 +15,25 @@
 
 static struct ih_world world;
 static pid_t workers[2];
+static unsigned consumers; /* on the world's queue once setup is done */
 
 static void setup(void)
 {
-    static const char *const bindings[] = {"inventory.reserve", "inventory.commit",
-                                           "inventory.release", NULL};
     static const char *const answers[] = {"inventory.reserved", "inventory.rejected", NULL};
-    ih_world_create(&world, "inventory", bindings, answers);
+    ih_world_create(&world, "inventory", answers);
     workers[0] = ih_start_worker(&world, "inventory");
     workers[1] = ih_start_worker(&world, "inventory");
-    ih_wait_consumers(&world, 2);
+    consumers = ih_wait_consumers(&world, 2);
 }
 
+/* Stops both workers (each must finish cleanly: exit 0, no sanitizer
+ * report) and removes the world before asserting. */
 static void teardown(void)
 {
-    ih_stop_worker(workers[0]);
-    ih_stop_worker(workers[1]);
+    int first = ih_stop_worker(workers[0]), second = ih_stop_worker(workers[1]);
     ih_world_destroy(&world);
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(second, 0);
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -128,6 +130,7 @@ START_TEST(test_reserve_prices_lines_and_takes_stock)
                                        NULL};
     char order_id[37], name[128];
     struct db_conn *db = ih_db("inventory");
+    ck_assert_uint_eq(consumers, 2); /* both workers started */
     import(rows);
     json_t *answer = reserve(order_id, "EUR", items2("TEE", 2, "MUG", 3));
     json_t *body = json_object_get(answer, "body"), *lines = json_object_get(body, "lines");
