@@ -316,8 +316,10 @@ static int run_set_stock(const struct ctl_context *ctx, const struct catalog_arg
     struct db_conn *db = NULL;
     int code = CTL_EXIT_FAILED;
     if (!stock_valid(args->arg[1]))
-        return ctl_usage_error("catalog set-stock", "N must be a whole number from 0 to "
-                                                    "2147483647, not '%s'", args->arg[1]);
+        return ctl_usage_error("catalog set-stock",
+                               "N must be a whole number from 0 to "
+                               "2147483647, not '%s'",
+                               args->arg[1]);
     if (!(db = open_inventory(ctx)))
         goto out;
     if (db_exec(db,
@@ -420,6 +422,6 @@ int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv)
         printf("usage: %s\n\n%s", sub->usage, sub->help);
         return CTL_EXIT_OK;
     }
-    return ctl_usage_error("catalog",
-                           "unknown subcommand '%s' (import, list, show or set-stock)", argv[1]);
+    return ctl_usage_error("catalog", "unknown subcommand '%s' (import, list, show or set-stock)",
+                           argv[1]);
 }

@@ -58,8 +58,7 @@ static const char *check_sku(const char *v)
 {
     size_t len = strlen(v);
     bool ok = len >= 1 && len <= 64 &&
-              strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-                  len;
+              strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
     return ok ? NULL : "expected 1-64 characters of A-Z a-z 0-9 . _ -";
 }
 
@@ -79,8 +78,7 @@ static const char *check_name(const char *v)
 
 static const char *check_price(const char *v)
 {
-    return is_digits(v, 18) ? NULL
-                            : "expected a whole number of minor units >= 0 (1299 for 12.99)";
+    return is_digits(v, 18) ? NULL : "expected a whole number of minor units >= 0 (1299 for 12.99)";
 }
 
 static const char *check_currency(const char *v)
@@ -242,8 +240,7 @@ static void read_row(struct parser *p, const struct fields *f)
 }
 
 /* Handles one line of the file; false once the header is bad. */
-static bool read_line(struct parser *p, const char *line, size_t len, struct fields *f,
-                      bool header)
+static bool read_line(struct parser *p, const char *line, size_t len, struct fields *f, bool header)
 {
     const char *why = memchr(line, '\0', len) ? "the line holds a NUL byte" : split(line, len, f);
     if (why) {
@@ -267,8 +264,8 @@ static bool blank_line(const char *line, size_t len)
 size_t catalog_csv_parse(const char *path, const char *text, size_t size, json_t **rows,
                          FILE *problems)
 {
-    struct parser p = {.path = path, .problems = problems, .rows = json_array(),
-                       .seen = json_object()};
+    struct parser p = {
+        .path = path, .problems = problems, .rows = json_array(), .seen = json_object()};
     struct fields f = {.buf = malloc(size + 1)};
     bool header = true;
     size_t pos = size >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;

@@ -30,14 +30,13 @@ static int decimals_of(const char *currency)
 void ctl_format_amount(long long minor, const char *currency, char *out, size_t size)
 {
     int decimals = decimals_of(currency);
-    unsigned long long magnitude = minor < 0 ? 0ULL - (unsigned long long)minor
-                                             : (unsigned long long)minor;
+    unsigned long long magnitude =
+        minor < 0 ? 0ULL - (unsigned long long)minor : (unsigned long long)minor;
     unsigned long long scale = 1;
     for (int i = 0; i < decimals; i++)
         scale *= 10;
     if (decimals == 0)
-        snprintf(out, size, "%s%llu %s", minor < 0 ? "-" : "", magnitude,
-                 currency ? currency : "");
+        snprintf(out, size, "%s%llu %s", minor < 0 ? "-" : "", magnitude, currency ? currency : "");
     else
         snprintf(out, size, "%s%llu.%0*llu %s", minor < 0 ? "-" : "", magnitude / scale, decimals,
                  magnitude % scale, currency ? currency : "");

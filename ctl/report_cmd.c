@@ -89,8 +89,8 @@ static bool parse_rfc3339(const char *text, char *out, size_t size)
     struct tm tm = {0}, asked;
     long offset = 0;
     if (!date_time_shaped(text) ||
-        sscanf(text, "%4d-%2d-%2d%*c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        sscanf(text, "%4d-%2d-%2d%*c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
         return false;
     const char *rest = text + 19;
     if (*rest == '.') {
@@ -105,8 +105,8 @@ static bool parse_rfc3339(const char *text, char *out, size_t size)
     tm.tm_mon -= 1;
     asked = tm;
     time_t t = timegm(&tm);
-    if (tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon ||
-        tm.tm_hour != asked.tm_hour || tm.tm_min != asked.tm_min || tm.tm_sec != asked.tm_sec)
+    if (tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon || tm.tm_hour != asked.tm_hour ||
+        tm.tm_min != asked.tm_min || tm.tm_sec != asked.tm_sec)
         return false; /* 2026-02-30, 25:00, ... */
     format_utc(t - offset, out, size);
     return true;
@@ -173,9 +173,9 @@ static void fill_reasons(const struct db_result *res, json_t *report)
     json_t *rejected = json_array(), *failed = json_array();
     for (size_t r = 0; rejected && failed && r < db_result_rows(res); r++)
         json_array_append_new(strcmp(db_result_value(res, r, 0), "order.rejected") == 0 ? rejected
-                                                                                       : failed,
-                              json_pack("{s:s, s:I}", "reason", db_result_value(res, r, 1),
-                                        "count", cell_int(res, r, 2)));
+                                                                                        : failed,
+                              json_pack("{s:s, s:I}", "reason", db_result_value(res, r, 1), "count",
+                                        cell_int(res, r, 2)));
     json_object_set_new(report, "rejection_reasons", rejected);
     json_object_set_new(report, "failure_reasons", failed);
 }
@@ -185,11 +185,10 @@ static void fill_minutes(const struct db_result *res, json_t *report)
     json_t *series = json_array();
     for (size_t r = 0; series && r < db_result_rows(res); r++) {
         json_t *revenue = json_loads(db_result_value(res, r, 3), 0, NULL);
-        json_array_append_new(series, json_pack("{s:s, s:I, s:I, s:o}", "minute",
-                                                db_result_value(res, r, 0), "orders",
-                                                cell_int(res, r, 1), "confirmed",
-                                                cell_int(res, r, 2), "revenue",
-                                                revenue ? revenue : json_object()));
+        json_array_append_new(
+            series, json_pack("{s:s, s:I, s:I, s:o}", "minute", db_result_value(res, r, 0),
+                              "orders", cell_int(res, r, 1), "confirmed", cell_int(res, r, 2),
+                              "revenue", revenue ? revenue : json_object()));
     }
     json_object_set_new(report, "per_minute", series);
 }
@@ -236,8 +235,8 @@ static json_t *build_report(struct db_conn *db, const char *since, const char *s
     const char *params[] = {since, storefront};
     struct wr_error err = {0};
     format_utc(time(NULL), until, sizeof until);
-    json_t *report = json_pack("{s:s, s:s, s:s?}", "since", since, "until", until, "storefront",
-                               storefront);
+    json_t *report =
+        json_pack("{s:s, s:s, s:s?}", "since", since, "until", until, "storefront", storefront);
     for (size_t i = 0; report && i < sizeof sections / sizeof sections[0]; i++) {
         struct db_result *res = NULL;
         if (db_exec(db, sections[i].sql, 2, params, &res, &err) != WR_OK) {
@@ -265,7 +264,8 @@ static void amounts_text(const json_t *by_currency, char *out, size_t size)
     json_t *amount;
     size_t used = 0;
     out[0] = '\0';
-    json_object_foreach((json_t *)by_currency, currency, amount) {
+    json_object_foreach((json_t *)by_currency, currency, amount)
+    {
         char one[64];
         ctl_format_amount(json_integer_value(amount), currency, one, sizeof one);
         used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s%s",
@@ -311,9 +311,8 @@ static void print_reasons(const char *title, const json_t *reasons)
     printf("\n%s\n", title);
     if (json_array_size(reasons) == 0)
         printf("  -\n");
-    json_array_foreach(reasons, i, one)
-        printf("  %8lld  %s\n", (long long)int_at(one, "count"),
-               json_string_value(json_object_get(one, "reason")));
+    json_array_foreach(reasons, i, one) printf("  %8lld  %s\n", (long long)int_at(one, "count"),
+                                               json_string_value(json_object_get(one, "reason")));
 }
 
 static void print_minutes(const json_t *series)
@@ -340,8 +339,8 @@ static void print_text(const json_t *report)
 {
     const char *storefront = json_string_value(json_object_get(report, "storefront"));
     printf("warren report: %s to %s%s%s\n\n", json_string_value(json_object_get(report, "since")),
-           json_string_value(json_object_get(report, "until")),
-           storefront ? ", storefront " : "", storefront ? storefront : "");
+           json_string_value(json_object_get(report, "until")), storefront ? ", storefront " : "",
+           storefront ? storefront : "");
     print_status_and_revenue(report);
     print_funnel(report);
     print_reasons("Top rejection reasons", json_object_get(report, "rejection_reasons"));
@@ -424,8 +423,10 @@ int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv)
         format_utc(now - DEFAULT_WINDOW_S, since, sizeof since);
     else if (!parse_relative(args.since, now, since, sizeof since) &&
              !parse_rfc3339(args.since, since, sizeof since))
-        return ctl_usage_error("report", "--since: expected RFC 3339 (2026-11-25T08:00:00Z) or "
-                                         "an age like 90s, 15m, 2h, 7d, not '%s'", args.since);
+        return ctl_usage_error("report",
+                               "--since: expected RFC 3339 (2026-11-25T08:00:00Z) or "
+                               "an age like 90s, 15m, 2h, 7d, not '%s'",
+                               args.since);
     struct db_conn *db = ctl_database_open(ctx, CFG_DB_ANALYTICS_URL, wrk_analytics_migrate);
     json_t *report = db ? build_report(db, since, args.storefront) : NULL;
     if (report && args.json && json_dumpf(report, stdout, JSON_INDENT(2)) == 0)

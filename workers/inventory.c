@@ -78,7 +78,8 @@ static bool items_valid(const json_t *items)
     json_t *item;
     if (!json_is_array(items) || json_array_size(items) == 0)
         return false;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         json_t *quantity = json_object_get(item, "quantity");
         if (!json_is_string(json_object_get(item, "sku")) || !json_is_integer(quantity) ||
             json_integer_value(quantity) < 1 || json_integer_value(quantity) > INT_MAX)
@@ -99,8 +100,8 @@ static json_int_t item_quantity(const json_t *items, size_t i)
 
 /* Locks the catalog rows of items' SKUs in SKU order (so concurrent
  * reservations never deadlock) and returns them in *rows. */
-static wr_status lock_catalog(struct wrk_step *step, const json_t *items,
-                              struct db_result **rows, struct wr_error *err)
+static wr_status lock_catalog(struct wrk_step *step, const json_t *items, struct db_result **rows,
+                              struct wr_error *err)
 {
     json_t *skus = json_array();
     for (size_t i = 0; skus && i < json_array_size(items); i++)
@@ -110,11 +111,12 @@ static wr_status lock_catalog(struct wrk_step *step, const json_t *items,
     if (!text)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
     const char *params[] = {text};
-    wr_status status = db_exec(wrk_step_db(step),
-                               "SELECT sku, name, price, currency, stock FROM catalog"
-                               " WHERE sku = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
-                               " ORDER BY sku FOR UPDATE",
-                               1, params, rows, err);
+    wr_status status =
+        db_exec(wrk_step_db(step),
+                "SELECT sku, name, price, currency, stock FROM catalog"
+                " WHERE sku = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
+                " ORDER BY sku FOR UPDATE",
+                1, params, rows, err);
     free(text);
     return status;
 }
@@ -157,8 +159,7 @@ static bool check_lines(const struct db_result *rows, const json_t *items, const
                      priced_in);
             return false;
         }
-        if (strtoll(db_result_value(rows, (size_t)row, COL_STOCK), NULL, 10) <
-            wanted(items, sku)) {
+        if (strtoll(db_result_value(rows, (size_t)row, COL_STOCK), NULL, 10) < wanted(items, sku)) {
             snprintf(no->reason, sizeof no->reason, "out of stock: %s", sku);
             return false;
         }

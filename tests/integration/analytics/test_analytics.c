@@ -60,8 +60,8 @@ static void placed(const char *order_id, const char *currency)
 static void reserved(const char *order_id, const char *currency, json_int_t total)
 {
     publish("inventory.reserved", order_id,
-            json_pack("{s:s, s:s, s:[], s:I}", "order_id", order_id, "currency", currency,
-                      "lines", "total", total));
+            json_pack("{s:s, s:s, s:[], s:I}", "order_id", order_id, "currency", currency, "lines",
+                      "total", total));
 }
 
 /* placed -> reserved -> paid -> confirmed. */
@@ -138,7 +138,8 @@ static void assert_series(const json_t *series)
     json_int_t orders = 0, confirmed = 0, eur = 0, usd = 0;
     size_t i;
     json_t *minute;
-    json_array_foreach(series, i, minute) {
+    json_array_foreach(series, i, minute)
+    {
         orders += at(minute, "orders");
         confirmed += at(minute, "confirmed");
         eur += json_integer_value(json_object_get(json_object_get(minute, "revenue"), "EUR"));
@@ -193,8 +194,8 @@ START_TEST(test_events_stored_once_and_reported)
                                   ids[1], NULL),
                      1000);
 
-    const char *const json_args[] = {"report", "--since", "10m", "--storefront", storefront,
-                                     "--json", NULL};
+    const char *const json_args[] = {"report",   "--since", "10m", "--storefront",
+                                     storefront, "--json",  NULL};
     struct ih_run run;
     ih_warrenctl(&run, json_args);
     ck_assert_msg(run.status == 0, "%s", run.err);
@@ -207,9 +208,9 @@ START_TEST(test_events_stored_once_and_reported)
     const char *const text_args[] = {"report", "--storefront", storefront, NULL};
     ih_warrenctl(&run, text_args);
     ck_assert_int_eq(run.status, 0);
-    static const char *const parts[] = {"Orders by status (5)", "25.98 EUR", "10.00 USD",
-                                        "out of stock: FLASH-SNEAKER", "card declined",
-                                        "Funnel", "per minute"};
+    static const char *const parts[] = {
+        "Orders by status (5)", "25.98 EUR", "10.00 USD", "out of stock: FLASH-SNEAKER",
+        "card declined",        "Funnel",    "per minute"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         ck_assert_msg(strstr(run.out, parts[i]), "'%s' not in:\n%s", parts[i], run.out);
     ih_run_free(&run);
@@ -243,8 +244,8 @@ START_TEST(test_report_window_and_usage)
         ih_run_free(&run);
     }
     /* a window that starts in the future is empty */
-    const char *const future[] = {"report", "--since", "2099-01-01T00:00:00Z", "--storefront",
-                                  storefront, "--json", NULL};
+    const char *const future[] = {
+        "report", "--since", "2099-01-01T00:00:00Z", "--storefront", storefront, "--json", NULL};
     struct ih_run run;
     ih_warrenctl(&run, future);
     ck_assert_int_eq(run.status, 0);

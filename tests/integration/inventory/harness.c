@@ -61,9 +61,9 @@ static void write_topology(const struct ih_world *w, const char *service)
     char path[512];
     struct topo_model *model = NULL;
     struct topo_diags diags = {0};
-    ck_assert_int_eq(topo_load_file(ts_source_path("topology/topology.yaml", path, sizeof path),
-                                    &model, &diags),
-                     WR_OK);
+    ck_assert_int_eq(
+        topo_load_file(ts_source_path("topology/topology.yaml", path, sizeof path), &model, &diags),
+        WR_OK);
     topo_diags_free(&diags);
     const struct topo_queue *q = real_queue(model, service);
     FILE *out = fopen(w->topology, "w");
@@ -103,8 +103,8 @@ static void declare_reader(const struct ih_world *w, const char *const *keys)
     struct mq_queue_spec spec = {.name = (char *)w->reader, .type = MQ_QUEUE_CLASSIC};
     ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
     for (size_t i = 0; keys && keys[i]; i++) {
-        struct mq_binding_spec binding = {.exchange = (char *)w->prefix, .queue = spec.name,
-                                          .routing_key = (char *)keys[i]};
+        struct mq_binding_spec binding = {
+            .exchange = (char *)w->prefix, .queue = spec.name, .routing_key = (char *)keys[i]};
         ck_assert_msg(mq_bind_queue(conn, &binding, &err) == WR_OK, "%s", err.message);
     }
     mq_conn_close(conn);
@@ -176,8 +176,8 @@ pid_t ih_start_worker(const struct ih_world *w, const char *service)
     static int started;
     char log[160];
     snprintf(log, sizeof log, "/tmp/warren-it-%s-%d-%d.log", service, (int)getpid(), ++started);
-    char *argv[] = {WARREN_WORKER_BIN, "--service", (char *)service, "--queue", (char *)w->queue,
-                    NULL};
+    char *argv[] = {WARREN_WORKER_BIN, "--service",      (char *)service,
+                    "--queue",         (char *)w->queue, NULL};
     return ts_spawn(argv, log);
 }
 
@@ -188,8 +188,7 @@ unsigned ih_wait_consumers(const struct ih_world *w, unsigned n)
     struct mq_conn *conn = mq_conn_open(&options, &err);
     uint32_t messages = 0, consumers = 0;
     for (int waited = 0; conn && waited < 15000 && consumers < n; waited += 50) {
-        if (mq_queue_inspect(conn, w->queue, &messages, &consumers, &err) != WR_OK ||
-            consumers < n)
+        if (mq_queue_inspect(conn, w->queue, &messages, &consumers, &err) != WR_OK || consumers < n)
             ih_sleep_ms(50);
     }
     mq_conn_close(conn);
@@ -206,8 +205,7 @@ unsigned ih_depth(const char *queue)
     struct wr_error err;
     uint32_t messages = 0;
     struct mq_conn *conn = connect_broker("warren-it-inspect");
-    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s",
-                  err.message);
+    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s", err.message);
     mq_conn_close(conn);
     return messages;
 }
@@ -239,11 +237,17 @@ void ih_publish(const struct ih_world *w, const char *type, const char *order_id
         {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
         {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = (char *)storefront},
     };
-    struct mq_message msg = {.exchange = w->prefix, .routing_key = type, .body = text,
-                             .body_len = strlen(text), .message_id = message_id,
-                             .correlation_id = order_id, .type = type,
-                             .content_type = "application/json", .timestamp = time(NULL),
-                             .persistent = true, .headers = headers,
+    struct mq_message msg = {.exchange = w->prefix,
+                             .routing_key = type,
+                             .body = text,
+                             .body_len = strlen(text),
+                             .message_id = message_id,
+                             .correlation_id = order_id,
+                             .type = type,
+                             .content_type = "application/json",
+                             .timestamp = time(NULL),
+                             .persistent = true,
+                             .headers = headers,
                              .header_count = storefront ? 2 : 1};
     ck_assert_msg(mq_publish(publisher, &msg, NULL, &err) == WR_OK, "%s", err.message);
     free(text);
@@ -270,8 +274,8 @@ json_t *ih_next_answer(const struct ih_world *w, int timeout_ms)
     if (mq_consumer_next(reader, timeout_ms, &d, &err) != WR_OK)
         return NULL;
     json_t *body = json_loadb(d->body, d->body_len, 0, NULL);
-    json_t *answer = json_pack("{s:s?, s:s?, s:o?}", "type", d->type, "order_id",
-                               d->correlation_id, "body", body);
+    json_t *answer = json_pack("{s:s?, s:s?, s:o?}", "type", d->type, "order_id", d->correlation_id,
+                               "body", body);
     ck_assert_int_eq(mq_ack(reader, d->delivery_tag, &err), WR_OK);
     mq_delivery_free(d);
     return answer;

@@ -114,8 +114,9 @@ START_TEST(test_import_reports_every_bad_row_and_imports_nothing)
         int line;
         const char *text;
     } problems[] = {
-        {3, "sku \"bad sku!\""},  {4, "price \"12.99\""},     {5, "currency \"eur\""},
-        {6, "stock \"-3\""},      {7, "name \"\""},           {8, "is also on line 2"},
+        {3, "sku \"bad sku!\""},  {4, "price \"12.99\""},
+        {5, "currency \"eur\""},  {6, "stock \"-3\""},
+        {7, "name \"\""},         {8, "is also on line 2"},
         {9, "expected 5 fields"}, {10, "unterminated quoted"},
     };
     for (size_t i = 0; i < sizeof problems / sizeof problems[0]; i++) {
@@ -173,7 +174,8 @@ START_TEST(test_list_show_set_stock)
     size_t i;
     int found = 0;
     ck_assert_msg(json_is_array(all), "%s", run.out);
-    json_array_foreach(all, i, row) {
+    json_array_foreach(all, i, row)
+    {
         if (strcmp(json_string_value(json_object_get(row, "sku")), name) == 0) {
             found++;
             ck_assert_int_eq(json_integer_value(json_object_get(row, "price")), 1299);
@@ -229,8 +231,8 @@ START_TEST(test_exit_codes)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ih_run run;
         ih_warrenctl(&run, cases[i].args);
-        ck_assert_msg(run.status == cases[i].status, "case %zu (%s %s): exit %d, want %d\n%s%s",
-                      i, cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "", run.status,
+        ck_assert_msg(run.status == cases[i].status, "case %zu (%s %s): exit %d, want %d\n%s%s", i,
+                      cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "", run.status,
                       cases[i].status, run.out, run.err);
         ck_assert_msg(strstr(run.out, cases[i].stream_has) || strstr(run.err, cases[i].stream_has),
                       "case %zu: '%s' not in\n%s%s", i, cases[i].stream_has, run.out, run.err);

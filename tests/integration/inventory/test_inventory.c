@@ -51,8 +51,7 @@ static void import(const char *const *rows)
     char text[4096] = "sku,name,price,currency,stock\n", path[128];
     size_t used = strlen(text);
     for (size_t i = 0; rows[i]; i++)
-        used += (size_t)snprintf(text + used, sizeof text - used, "%s-%s\n", world.prefix,
-                                 rows[i]);
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s-%s\n", world.prefix, rows[i]);
     ih_write_temp(text, ".csv", path, sizeof path);
     const char *const args[] = {"catalog", "import", path, NULL};
     struct ih_run run;
@@ -86,8 +85,8 @@ static json_t *items2(const char *tag1, int q1, const char *tag2, int q2)
 static json_t *reserve(char order_id[37], const char *currency, json_t *items)
 {
     ih_uuid(order_id);
-    json_t *body = json_pack("{s:s, s:s, s:o}", "order_id", order_id, "currency", currency,
-                             "items", items);
+    json_t *body =
+        json_pack("{s:s, s:s, s:o}", "order_id", order_id, "currency", currency, "items", items);
     ih_publish(&world, "inventory.reserve", order_id, "it-shop", body);
     ih_flush();
     json_decref(body);
@@ -126,8 +125,7 @@ static const char reservation_status[] = "SELECT CASE status WHEN 'reserved' THE
 
 START_TEST(test_reserve_prices_lines_and_takes_stock)
 {
-    static const char *const rows[] = {"TEE,\"Tee, red\",1299,EUR,100", "MUG,Mug,500,EUR,10",
-                                       NULL};
+    static const char *const rows[] = {"TEE,\"Tee, red\",1299,EUR,100", "MUG,Mug,500,EUR,10", NULL};
     char order_id[37], name[128];
     struct db_conn *db = ih_db("inventory");
     ck_assert_uint_eq(consumers, 2); /* both workers started */
@@ -172,7 +170,8 @@ START_TEST(test_rejections_change_no_stock)
     struct db_conn *db = ih_db("inventory");
     import(rows);
     /* unknown SKU after a good line */
-    assert_rejected(reserve(order_id, "EUR", items2("A", 1, "NOPE", 1)), "unknown sku: ", "NOPE", "");
+    assert_rejected(reserve(order_id, "EUR", items2("A", 1, "NOPE", 1)), "unknown sku: ", "NOPE",
+                    "");
     /* out of stock */
     assert_rejected(reserve(order_id, "EUR", items1("ZERO", 1)), "out of stock: ", "ZERO", "");
     /* partial stock: 5 of 6 would be there, but all or nothing */
@@ -184,9 +183,9 @@ START_TEST(test_rejections_change_no_stock)
     ck_assert_int_eq(stock(db, "A"), 5);
     ck_assert_int_eq(stock(db, "ZERO"), 0);
     ck_assert_int_eq(stock(db, "US"), 5);
-    ck_assert_int_eq(ih_db_number(db, "SELECT count(*) FROM reservations WHERE order_id = $1",
-                                  order_id, NULL),
-                     0);
+    ck_assert_int_eq(
+        ih_db_number(db, "SELECT count(*) FROM reservations WHERE order_id = $1", order_id, NULL),
+        0);
     ih_disconnect();
     db_close(db);
 }

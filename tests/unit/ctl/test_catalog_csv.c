@@ -35,7 +35,8 @@ START_TEST(test_good_file)
 {
     json_t *rows = NULL;
     char *problems = NULL;
-    size_t n = parse("\xef\xbb\xbf" "Stock, currency ,price,name,SKU\r\n"
+    size_t n = parse("\xef\xbb\xbf"
+                     "Stock, currency ,price,name,SKU\r\n"
                      "\r\n"
                      "5,EUR,1299,\"Tee, \"\"red\"\"\",TEE-RED-M\r\n"
                      "0 , JPY, 500 , Plain name ,a.b_c-1\n"
@@ -87,8 +88,8 @@ START_TEST(test_bad_row)
              bad_rows[_i].row);
     ck_assert_uint_ge(parse(text, &rows, &problems), 1);
     ck_assert_ptr_null(rows);
-    ck_assert_msg(strstr(problems, bad_rows[_i].message), "want '%s' in:\n%s",
-                  bad_rows[_i].message, problems);
+    ck_assert_msg(strstr(problems, bad_rows[_i].message), "want '%s' in:\n%s", bad_rows[_i].message,
+                  problems);
     free(problems);
 }
 END_TEST
@@ -150,11 +151,12 @@ START_TEST(test_shipped_sample)
     ck_assert_int_eq(parse(text, &rows, &problems), 0);
     int tee = 0, zero = 0, flash = 0;
     for (size_t i = 0; i < json_array_size(rows); i++) {
-        tee += strcmp(field(rows, i, "sku"), "TEE-RED-M") == 0 && number(rows, i, "price") == 1299 &&
-               strcmp(field(rows, i, "currency"), "EUR") == 0 && number(rows, i, "stock") == 100;
+        tee += strcmp(field(rows, i, "sku"), "TEE-RED-M") == 0 &&
+               number(rows, i, "price") == 1299 && strcmp(field(rows, i, "currency"), "EUR") == 0 &&
+               number(rows, i, "stock") == 100;
         zero += number(rows, i, "stock") == 0;
-        flash += strcmp(field(rows, i, "sku"), "FLASH-SNEAKER") == 0 &&
-                 number(rows, i, "stock") == 50;
+        flash +=
+            strcmp(field(rows, i, "sku"), "FLASH-SNEAKER") == 0 && number(rows, i, "stock") == 50;
     }
     ck_assert_int_eq(tee, 1);
     ck_assert_int_ge(zero, 1);
