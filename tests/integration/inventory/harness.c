@@ -110,19 +110,25 @@ static void declare_reader(const struct ih_world *w, const char *const *keys)
     mq_conn_close(conn);
 }
 
-/* Waits up to 30 s for the broker (other tests on the stack may be
- * restarting it), then fails clearly. */
+/* A connection once the broker is up (other tests on the stack may be
+ * restarting it), or NULL after timeout_ms. */
+static struct mq_conn *connect_when_up(int timeout_ms, struct wr_error *err)
+{
+    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-it-setup"};
+    struct mq_conn *conn = NULL;
+    for (int waited = 0; !conn && waited < timeout_ms; waited += 500) {
+        if (!(conn = mq_conn_open(&options, err)))
+            ih_sleep_ms(500);
+    }
+    return conn;
+}
+
 static void wait_for_broker(void)
 {
     struct wr_error err = {0};
-    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-it-wait"};
-    struct mq_conn *conn = NULL;
-    for (int waited = 0; !conn && waited < 30000; waited += 500) {
-        if (!(conn = mq_conn_open(&options, &err)))
-            ih_sleep_ms(500);
-    }
+    struct mq_conn *conn = connect_when_up(30000, &err);
     mq_conn_close(conn);
-    ck_assert_msg(ts_http_wait(ts_management_url(), 30000) == 0 && conn != NULL,
+    ck_assert_msg(conn != NULL && ts_http_wait(ts_management_url(), 30000) == 0,
                   "the stack's broker is not up (scripts/stack start): %s", err.message);
 }
 
@@ -130,7 +136,7 @@ void ih_world_create(struct ih_world *w, const char *service, const char *const 
 {
     char prefix[48];
     memset(w, 0, sizeof *w);
-    snprintf(w->prefix, sizeof w->prefix, "%s", ts_unique_name("it-inv", prefix, sizeof prefix));
+    snprintf(w->prefix, sizeof w->prefix, "%s", ts_unique_name("it-world", prefix, sizeof prefix));
     snprintf(w->queue, sizeof w->queue, "%s-%s", w->prefix, service);
     snprintf(w->reader, sizeof w->reader, "%s-reader", w->prefix);
     snprintf(w->topology, sizeof w->topology, "/tmp/warren-%s.yaml", w->prefix);
@@ -148,13 +154,13 @@ void ih_world_create(struct ih_world *w, const char *service, const char *const 
     declare_reader(w, reader_keys);
 }
 
-void ih_world_destroy(struct ih_world *w)
+/* Deletes the queues the world's topology derives, the reader and the exchange. */
+static void delete_objects(struct mq_conn *conn, const struct ih_world *w)
 {
     struct topo_model *model = NULL;
     struct topo_derived derived = {0};
     struct topo_diags diags = {0};
     struct wr_error err;
-    struct mq_conn *conn = connect_broker("warren-it-teardown");
     if (topo_load_file(w->topology, &model, &diags) == WR_OK &&
         topo_derive(model, &derived, &err) == WR_OK) {
         for (size_t i = 0; i < derived.queue_count; i++)
@@ -162,10 +168,18 @@ void ih_world_destroy(struct ih_world *w)
     }
     (void)mq_delete_queue(conn, w->reader, &err);
     (void)mq_delete_exchange(conn, w->prefix, &err);
-    mq_conn_close(conn);
     topo_derived_free(&derived);
     topo_model_free(model);
     topo_diags_free(&diags);
+}
+
+void ih_world_destroy(struct ih_world *w)
+{
+    struct wr_error err;
+    struct mq_conn *conn = connect_when_up(30000, &err);
+    if (conn)
+        delete_objects(conn, w);
+    mq_conn_close(conn);
     unlink(w->topology);
 }
 
