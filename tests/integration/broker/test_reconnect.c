@@ -157,7 +157,7 @@ START_TEST(test_heartbeats_keep_a_polling_connection)
 {
     char queue[128];
     tb_name("heartbeat", queue, sizeof queue);
-    struct mq_conn_options options = {.url = ts_broker_url(), .heartbeat_s = 1};
+    struct mq_conn_options options = {.url = ts_broker_url(), .heartbeat_s = 2};
     struct wr_error err;
     struct mq_conn *conn = mq_conn_open(&options, &err);
     ck_assert_msg(conn != NULL, "%s", err.message);
@@ -166,14 +166,14 @@ START_TEST(test_heartbeats_keep_a_polling_connection)
     struct mq_publisher_options popt = {.on_confirm = tb_record_outcome, .user = outcomes};
     struct mq_publisher *pub = mq_publisher_create(conn, &popt, &err);
     ck_assert_ptr_nonnull(pub);
-    for (int64_t end = mq_now_ms() + 4000; mq_now_ms() < end;)
+    for (int64_t end = mq_now_ms() + 6000; mq_now_ms() < end;) /* 3 intervals */
         ck_assert_int_eq(mq_publisher_poll(pub, 200, &err), WR_OK);
     struct mq_message msg = tb_message("", queue, "hb-1");
     tb_publish(pub, &msg, 0);
     ck_assert_int_eq(mq_publisher_flush(pub, 5000, &err), WR_OK);
     ck_assert_int_eq(outcomes->status[0], WR_OK);
 
-    sleep_ms(5000); /* silent: the broker gives up on us */
+    sleep_ms(9000); /* silent: the broker gives up on us after 2 intervals */
     ck_assert_int_eq(mq_publisher_poll(pub, 1000, &err), WR_ERR_CONNECTION);
     ck_assert(!mq_conn_is_open(conn));
     mq_publisher_destroy(pub);
