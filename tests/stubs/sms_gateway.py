@@ -16,7 +16,8 @@ Control (for tests):
   GET  /_messages   every accepted message: [{"sid", "to", "from", "body"}]
   GET  /_stats      {"requests", "messages", "mode"}
   POST /_reset      forgets everything.
-Exits 0 on SIGTERM.
+PORT 0 picks a free port; the first line on stderr says which
+("listening on 127.0.0.1:PORT"). Exits 0 on SIGTERM.
 """
 import base64
 import json
@@ -154,6 +155,9 @@ def main():
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # port 0 picks a free port: say which, for whoever started us
+    sys.stderr.write("listening on 127.0.0.1:%d\n" % server.server_address[1])
+    sys.stderr.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

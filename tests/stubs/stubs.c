@@ -9,24 +9,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/support/support.h"
 
 #define PIDFILE_ENV "WARREN_TEST_PIDFILE"
 
-pid_t stub_start(const char *script, int port, const char *extra_arg, char *base, size_t size)
+/* The port the stub announced on the first line of its log, or 0. */
+static int announced_port(const char *log)
 {
-    char path[512], port_text[16], log[160], ready[160];
+    int port = 0;
+    FILE *file = fopen(log, "r");
+    if (file) {
+        if (fscanf(file, "listening on 127.0.0.1:%d", &port) != 1)
+            port = 0;
+        fclose(file);
+    }
+    return port;
+}
+
+pid_t stub_start(const char *script, const char *extra_arg, char *base, size_t size)
+{
+    char path[512], log[160], ready[160];
+    int port = 0;
     ts_source_path("tests/stubs/", path, sizeof path);
     strncat(path, script, sizeof path - strlen(path) - 1);
-    snprintf(port_text, sizeof port_text, "%d", port);
     snprintf(log, sizeof log, "/tmp/warren-%s-%d.log", script, (int)getpid());
-    char *argv[] = {"/usr/bin/python3", path, port_text, (char *)extra_arg, NULL};
+    char *argv[] = {"/usr/bin/python3", path, "0", (char *)extra_arg, NULL};
     pid_t pid = stub_track(ts_spawn(argv, log));
+    for (int waited = 0; !(port = announced_port(log)) && waited < 10000; waited += 20) {
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(port > 0, "%s did not start; see %s", script, log);
     snprintf(base, size, "http://127.0.0.1:%d", port);
     snprintf(ready, sizeof ready, "%s/_stats", base);
-    ck_assert_msg(ts_http_wait(ready, 10000) == 0, "%s did not start; see %s", script, log);
+    ck_assert_msg(ts_http_wait(ready, 10000) == 0, "%s did not answer; see %s", script, log);
     return pid;
 }
 

@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Starts tests/stubs/<script> (Python, stdlib only) on port with one
- * optional extra argument, waits until GET /_stats answers, writes its
+/* Starts tests/stubs/<script> (Python, stdlib only) on a free port with
+ * one optional extra argument, waits until GET /_stats answers, writes its
  * base URL ("http://127.0.0.1:PORT") into base, and tracks its pid (see
- * stub_track). Asserts on failure. Its log goes to /tmp/warren-<script>-<pid>.log. */
-pid_t stub_start(const char *script, int port, const char *extra_arg, char *base, size_t size);
+ * stub_track). Asserts on failure. Its log goes to
+ * /tmp/warren-<script>-<pid>.log. */
+pid_t stub_start(const char *script, const char *extra_arg, char *base, size_t size);
 
 /* POSTs body (JSON text) to base+path; returns the HTTP status (0 when
  * there was no answer). */

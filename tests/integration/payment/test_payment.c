@@ -1,9 +1,11 @@
 /* Integration tests of the payment service: a warren-worker --service
  * payment against the real broker and database and the stub gateway
- * (tests/stubs/payment_gateway.py). Approve, decline, 5xx then recovery
- * and a timeout (retried through payment.retry.1s), a duplicate publish,
- * a worker killed right after the gateway answered, and a rejected API key
- * (dead-lettered at once, the key never in the log). */
+ * (tests/stubs/payment_gateway.py), each test on a broker world of its own
+ * (the real topology's payment queue on a private exchange). Approve,
+ * decline, 5xx then recovery and a timeout (retried through the
+ * payment.retry.1s tier), a duplicate publish, a worker killed right after
+ * the gateway answered, and a rejected API key (dead-lettered at once, the
+ * key never in the log). */
 #include <check.h>
 #include <glob.h>
 #include <signal.h>
@@ -11,16 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "tests/integration/workers/harness.h"
+#include "tests/integration/inventory/harness.h"
 #include "tests/stubs/stubs.h"
 #include "tests/support/support.h"
 
-static struct mq_conn *conn;
+static struct ih_world world;
 static struct db_conn *db;
-static char reader[96];
 static char gateway[64];
 static pid_t stub_pid;
 
@@ -31,16 +31,13 @@ static const char charge_rows[] = "SELECT count(*) FROM charges WHERE order_id =
 static void setup(void)
 {
     static const char *const keys[] = {"payment.succeeded", "payment.failed", NULL};
-    static const char *const queues[] = {"payment", "payment.retry.1s", "payment.retry.10s",
-                                         "payment.dead"};
+    char url[256];
     stub_reap_tracked(); /* anything an earlier failed test left running */
-    th_apply_topology();
-    conn = th_broker();
-    for (size_t i = 0; i < sizeof queues / sizeof queues[0]; i++)
-        th_purge(conn, queues[i]);
-    th_reader(conn, keys, reader, sizeof reader);
-    db = th_db("payment");
-    stub_pid = stub_start("payment_gateway.py", ts_port(31), NULL, gateway, sizeof gateway);
+    ih_world_create(&world, "payment", keys);
+    setenv("WARREN_DATABASE_PAYMENT_URL", ts_db_url("payment", url, sizeof url), 1);
+    setenv("WARREN_LOG_LEVEL", "info", 1);
+    db = ih_db("payment");
+    stub_pid = stub_start("payment_gateway.py", NULL, gateway, sizeof gateway);
     setenv("WARREN_PAYMENT_GATEWAY_URL", gateway, 1);
     setenv("WARREN_PAYMENT_TIMEOUT", "1s", 1);
     unsetenv("WARREN_PAYMENT_API_KEY");
@@ -48,10 +45,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    struct wr_error err;
     ts_stop(stub_pid, SIGTERM, 5000);
-    (void)mq_delete_queue(conn, reader, &err);
-    mq_conn_close(conn);
+    ih_disconnect();
+    ih_world_destroy(&world);
     db_close(db);
 }
 
@@ -59,12 +55,16 @@ static void teardown(void)
 
 static pid_t start_worker(const char *crash_at)
 {
-    return stub_track(th_start_worker("payment", crash_at));
+    if (crash_at)
+        setenv("WARREN_CRASH_AT", crash_at, 1);
+    pid_t pid = stub_track(ih_start_worker(&world, "payment"));
+    unsetenv("WARREN_CRASH_AT");
+    return pid;
 }
 
 static void stop_worker(pid_t pid)
 {
-    ck_assert_int_eq(ts_stop(pid, SIGTERM, 10000), 0);
+    ck_assert_int_eq(ih_stop_worker(pid), 0);
 }
 
 static void publish_charge(const char *order_id, const char *token)
@@ -72,32 +72,42 @@ static void publish_charge(const char *order_id, const char *token)
     json_t *body = json_pack("{s:s, s:i, s:s, s:s, s:{s:s}}", "order_id", order_id, "amount",
                              2598, "currency", "EUR", "payment_method", token, "customer",
                              "email", "ana@example.com");
-    th_publish("payment.charge", order_id, body);
+    ih_publish(&world, "payment.charge", order_id, "test-shop", body);
+    ih_flush();
     json_decref(body);
 }
 
-/* The body of the next message of type for order_id on the reader queue
- * (others are consumed and dropped); NULL if none came within wait_ms. */
+/* The body of the next answer of type for order_id (others are dropped);
+ * NULL if none came within wait_ms. The caller frees it. */
 static json_t *next_body(const char *type, const char *order_id, int wait_ms)
 {
-    struct wr_error err;
-    struct mq_conn *c = th_broker();
-    struct mq_consumer *consumer = mq_consumer_create(c, reader, 10, &err);
-    ck_assert_msg(consumer != NULL, "%s", err.message);
-    json_t *body = NULL;
+    json_t *body = NULL, *answer;
     for (int waited = 0; !body && waited < wait_ms; waited += 100) {
-        struct mq_delivery *d = NULL;
-        if (mq_consumer_next(consumer, 100, &d, &err) != WR_OK)
+        if (!(answer = ih_next_answer(&world, 100)))
             continue;
-        if (d->type && strcmp(d->type, type) == 0 && d->correlation_id &&
-            strcmp(d->correlation_id, order_id) == 0)
-            body = json_loadb(d->body, d->body_len, 0, NULL);
-        ck_assert_int_eq(mq_ack(consumer, d->delivery_tag, &err), WR_OK);
-        mq_delivery_free(d);
+        if (strcmp(json_string_value(json_object_get(answer, "type")), type) == 0 &&
+            strcmp(json_string_value(json_object_get(answer, "order_id")), order_id) == 0)
+            body = json_incref(json_object_get(answer, "body"));
+        json_decref(answer);
     }
-    mq_consumer_destroy(consumer);
-    mq_conn_close(c);
     return body;
+}
+
+/* Answers of type for order_id: waits up to wait_ms for want, then settle_ms for more. */
+static int count_answers(const char *type, const char *order_id, int want, int wait_ms,
+                         int settle_ms)
+{
+    int count = 0;
+    json_t *body;
+    while (count < want && (body = next_body(type, order_id, wait_ms))) {
+        count++;
+        json_decref(body);
+    }
+    while ((body = next_body(type, order_id, settle_ms))) {
+        count++;
+        json_decref(body);
+    }
+    return count;
 }
 
 /* A number from the stub's GET /_stats. */
@@ -114,6 +124,11 @@ static void control(const char *command)
     ck_assert_int_eq(stub_post(gateway, "/_control", command), 200);
 }
 
+static long number(const char *sql, const char *order_id)
+{
+    return ih_db_number(db, sql, order_id, NULL);
+}
+
 static char *text_of(const char *sql, const char *order_id)
 {
     struct db_result *res = NULL;
@@ -124,6 +139,25 @@ static char *text_of(const char *sql, const char *order_id)
     char *copy = value ? strdup(value) : NULL;
     db_result_free(res);
     return copy;
+}
+
+static unsigned depth_of(const char *suffix)
+{
+    char queue[160];
+    snprintf(queue, sizeof queue, "%s%s", world.queue, suffix);
+    return ih_depth(queue);
+}
+
+/* Waits up to timeout_ms for pid to exit by itself: its wait status, or -1. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int wstatus;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (waitpid(pid, &wstatus, WNOHANG) == pid)
+            return wstatus;
+        ih_sleep_ms(20);
+    }
+    return -1;
 }
 
 /* Expects one payment.succeeded for order_id with the stub's intent. */
@@ -148,12 +182,12 @@ static void expect_paid(const char *order_id)
 START_TEST(approved_charge_is_paid_and_recorded)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
     expect_paid(order_id);
     ck_assert_int_eq(stat_of("charges"), 1);
-    ck_assert_int_eq(th_db_number(db, charge_attempt, order_id), 1);
+    ck_assert_int_eq(number(charge_attempt, order_id), 1);
     json_t *stats = stub_get(gateway, "/_stats");
     json_t *intent = json_array_get(json_object_get(stats, "intents"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(intent, "currency")), "eur");
@@ -168,7 +202,7 @@ END_TEST
 START_TEST(declined_card_is_payment_failed_not_an_error)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_chargeDeclined");
     json_t *body = next_body("payment.failed", order_id, 15000);
@@ -189,12 +223,12 @@ END_TEST
 START_TEST(gateway_500_is_retried_then_paid_once)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     control("{\"mode\": \"fail500\", \"times\": 1}");
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
     expect_paid(order_id);
-    ck_assert_int_eq(th_db_number(db, charge_attempt, order_id), 2); /* via payment.retry.1s */
+    ck_assert_int_eq(number(charge_attempt, order_id), 2); /* via payment.retry.1s */
     ck_assert_int_eq(stat_of("requests"), 2);
     ck_assert_int_eq(stat_of("charges"), 1);
     stop_worker(worker);
@@ -204,13 +238,13 @@ END_TEST
 START_TEST(gateway_timeout_is_retried_and_charged_once)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     /* the gateway charges after 1.5 s, the client gives up after 1 s */
     control("{\"mode\": \"timeout\", \"times\": 1, \"delay\": 1.5}");
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
     expect_paid(order_id);
-    ck_assert_int_eq(th_db_number(db, charge_attempt, order_id), 2);
+    ck_assert_int_eq(number(charge_attempt, order_id), 2);
     ck_assert_int_eq(stat_of("charges"), 1);  /* the slow first request's charge */
     ck_assert_int_eq(stat_of("replays"), 1);  /* the retry got it back by its key */
     stop_worker(worker);
@@ -220,18 +254,15 @@ END_TEST
 START_TEST(duplicate_publish_charges_once)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     publish_charge(order_id, "pm_card_visa");
     publish_charge(order_id, "pm_card_visa");
     pid_t worker = start_worker(NULL);
-    ck_assert_int_eq(th_count(reader, "payment.succeeded", order_id, 1, 15000, 1500), 1);
+    ck_assert_int_eq(count_answers("payment.succeeded", order_id, 1, 15000, 1500), 1);
     ck_assert_int_eq(stat_of("requests"), 1);
     ck_assert_int_eq(stat_of("charges"), 1);
-    ck_assert_int_eq(th_db_number(db, charge_rows, order_id), 1);
-    uint32_t left = 99;
-    struct wr_error err;
-    ck_assert_int_eq(mq_queue_inspect(conn, "payment", &left, NULL, &err), WR_OK);
-    ck_assert_int_eq(left, 0);
+    ck_assert_int_eq(number(charge_rows, order_id), 1);
+    ck_assert_uint_eq(depth_of(""), 0);
     stop_worker(worker);
 }
 END_TEST
@@ -239,19 +270,19 @@ END_TEST
 START_TEST(killed_after_charge_charges_once)
 {
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     pid_t doomed = start_worker("payment:after_charge");
     publish_charge(order_id, "pm_card_visa");
-    int wstatus = th_wait_exit(doomed, 15000);
+    int wstatus = wait_exit(doomed, 15000);
     ck_assert_msg(wstatus != -1 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
                   "the worker did not die after the charge");
     ck_assert_int_eq(stat_of("charges"), 1);
-    ck_assert_int_eq(th_db_number(db, charge_rows, order_id), 0); /* rolled back */
+    ck_assert_int_eq(number(charge_rows, order_id), 0); /* rolled back */
     pid_t survivor = start_worker(NULL);
-    ck_assert_int_eq(th_count(reader, "payment.succeeded", order_id, 1, 15000, 1500), 1);
+    ck_assert_int_eq(count_answers("payment.succeeded", order_id, 1, 15000, 1500), 1);
     ck_assert_int_eq(stat_of("charges"), 1);
     ck_assert_int_eq(stat_of("replays"), 1);
-    ck_assert_int_eq(th_db_number(db, charge_rows, order_id), 1);
+    ck_assert_int_eq(number(charge_rows, order_id), 1);
     stop_worker(survivor);
 }
 END_TEST
@@ -262,7 +293,7 @@ static int worker_logs_contain(const char *needle)
     char pattern[128], line[4096];
     int found = 0;
     glob_t logs;
-    snprintf(pattern, sizeof pattern, "/tmp/warren-payment-%d-*.log", (int)getpid());
+    snprintf(pattern, sizeof pattern, "/tmp/warren-it-payment-%d-*.log", (int)getpid());
     if (glob(pattern, 0, NULL, &logs) != 0)
         return 0;
     for (size_t i = 0; i < logs.gl_pathc && !found; i++) {
@@ -280,19 +311,15 @@ START_TEST(rejected_api_key_is_dead_lettered_and_never_logged)
 {
     static const char secret[] = "sk_test_wrong_and_secret_123";
     char order_id[37];
-    th_order_id(order_id);
+    ih_uuid(order_id);
     setenv("WARREN_PAYMENT_API_KEY", secret, 1);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
-    uint32_t dead = 0;
-    struct wr_error err;
-    for (int waited = 0; dead == 0 && waited < 10000; waited += 100) {
-        ck_assert_int_eq(mq_queue_inspect(conn, "payment.dead", &dead, NULL, &err), WR_OK);
-        struct timespec pause = {0, 100000000};
-        nanosleep(&pause, NULL);
-    }
-    ck_assert_int_eq(dead, 1); /* at once: no retry tier */
-    ck_assert_int_eq(th_count(reader, "payment.failed", order_id, 0, 0, 500), 0);
+    unsigned dead = 0;
+    for (int waited = 0; (dead = depth_of(".dead")) == 0 && waited < 10000; waited += 100)
+        ih_sleep_ms(100);
+    ck_assert_uint_eq(dead, 1); /* at once: no retry tier */
+    ck_assert_int_eq(count_answers("payment.failed", order_id, 0, 0, 500), 0);
     ck_assert_int_eq(stat_of("charges"), 0);
     stop_worker(worker);
     ck_assert(worker_logs_contain("HTTP 401"));
