@@ -28,8 +28,7 @@ static char *copy(const char *text)
     return strdup(text ? text : "");
 }
 
-struct email_client *email_client_create(const struct email_options *options,
-                                         struct wr_error *err)
+struct email_client *email_client_create(const struct email_options *options, struct wr_error *err)
 {
     struct email_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -99,8 +98,8 @@ static void write_qp(FILE *out, const char *text)
             continue;
         }
         bool line_end = p[1] == '\n' || p[1] == '\0';
-        bool literal = (*p >= 33 && *p <= 126 && *p != '=') ||
-                       ((*p == ' ' || *p == '\t') && !line_end);
+        bool literal =
+            (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !line_end);
         int width = literal ? 1 : 3;
         if (column + width > 75) {
             fputs("=\r\n", out);
@@ -192,8 +191,8 @@ static int give_credentials(auth_client_request_t request, char **result, int fi
 
 static int configure(struct email_client *c, smtp_session_t session)
 {
-    static const int phases[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
-                                 Timeout_TRANSFER, Timeout_DATA2};
+    static const int phases[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA, Timeout_TRANSFER,
+                                 Timeout_DATA2};
     static const enum starttls_option tls[] = {Starttls_DISABLED, Starttls_ENABLED,
                                                Starttls_REQUIRED};
     char server[300];

@@ -16,7 +16,7 @@ enum email_starttls { EMAIL_STARTTLS_OFF, EMAIL_STARTTLS_ENABLED, EMAIL_STARTTLS
 struct email_options {
     const char *host;
     int port;
-    const char *from;     /* envelope and From: address, e.g. orders@shop.example */
+    const char *from; /* envelope and From: address, e.g. orders@shop.example */
     enum email_starttls starttls;
     const char *user;     /* "" or NULL: no AUTH */
     const char *password; /* secret: never logged nor put in errors */
@@ -27,8 +27,7 @@ struct email_client;
 
 /* Copies the options. NULL with err set when out of memory. Free with
  * email_client_destroy(). One thread at a time. */
-struct email_client *email_client_create(const struct email_options *options,
-                                         struct wr_error *err);
+struct email_client *email_client_create(const struct email_options *options, struct wr_error *err);
 void email_client_destroy(struct email_client *client);
 
 /* One message; strings borrowed for the call. */

@@ -116,7 +116,8 @@ static wr_status notification_init(const struct wrk_env *env, void **state, stru
     }
     snprintf(n->domain, sizeof n->domain, "%s", strchr(email.from, '@') + 1);
     if (!(n->marks = db_open(cfg_str(cfg, CFG_DB_NOTIFICATION_URL), err)) ||
-        !(n->email = email_client_create(&email, err)) || !(n->sms = sms_client_create(&sms, err))) {
+        !(n->email = email_client_create(&email, err)) ||
+        !(n->sms = sms_client_create(&sms, err))) {
         notification_fini(n);
         return err->code;
     }
@@ -138,15 +139,15 @@ static wr_status claim(struct notification *n, const struct delivery *d, enum cl
     snprintf(attempt, sizeof attempt, "%d", d->msg->attempt);
     const char *params[] = {d->msg->order_id, d->status, d->channel, d->recipient, attempt};
     struct db_result *res = NULL;
-    wr_status status = db_exec(
-        n->marks,
-        "INSERT INTO notifications (order_id, status, channel, state, recipient, attempt)"
-        " VALUES ($1, $2, $3, 'sending', $4, $5::integer)"
-        " ON CONFLICT (order_id, status, channel) DO UPDATE SET state = 'sending',"
-        " recipient = EXCLUDED.recipient, attempt = EXCLUDED.attempt,"
-        " sends = notifications.sends + 1, updated_at = now()"
-        " WHERE notifications.state = 'failed' RETURNING 1",
-        5, params, &res, err);
+    wr_status status =
+        db_exec(n->marks,
+                "INSERT INTO notifications (order_id, status, channel, state, recipient, attempt)"
+                " VALUES ($1, $2, $3, 'sending', $4, $5::integer)"
+                " ON CONFLICT (order_id, status, channel) DO UPDATE SET state = 'sending',"
+                " recipient = EXCLUDED.recipient, attempt = EXCLUDED.attempt,"
+                " sends = notifications.sends + 1, updated_at = now()"
+                " WHERE notifications.state = 'failed' RETURNING 1",
+                5, params, &res, err);
     bool claimed = status == WR_OK && db_result_rows(res) == 1;
     db_result_free(res);
     if (status != WR_OK || claimed) {
@@ -183,7 +184,8 @@ static void settle(struct notification *n, const struct delivery *d, const char 
 /* Digits after the decimal point of an ISO 4217 currency. */
 static int minor_digits(const char *currency)
 {
-    static const char zero[] = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
+    static const char zero[] =
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
     static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
     if (strlen(currency) != 3)
         return 2;
@@ -217,7 +219,8 @@ static void write_lines(FILE *out, json_t *order, const char *currency)
     bool priced = json_is_array(lines);
     json_t *line;
     size_t i;
-    json_array_foreach(priced ? lines : json_object_get(order, "items"), i, line) {
+    json_array_foreach(priced ? lines : json_object_get(order, "items"), i, line)
+    {
         long long quantity = (long long)json_integer_value(json_object_get(line, "quantity"));
         const char *name = str(line, "name");
         fprintf(out, "  %lld x %s%s%s%s", quantity, name, name[0] ? " (" : "", str(line, "sku"),
@@ -305,16 +308,16 @@ static const char *const subjects[] = {"Your order %s is confirmed",
                                        "Your order %s could not be accepted",
                                        "The payment for your order %s failed"};
 
-static enum channel_outcome failed(struct notification *n, const struct delivery *d,
-                                   bool permanent, const char *error, struct wr_error *why)
+static enum channel_outcome failed(struct notification *n, const struct delivery *d, bool permanent,
+                                   const char *error, struct wr_error *why)
 {
     settle(n, d, "failed", NULL, error);
     wr_error_set(why, WR_ERR_IO, "%s: %s", d->channel, error);
     return permanent ? CHANNEL_PERMANENT : CHANNEL_RETRY;
 }
 
-static enum channel_outcome send_email(struct notification *n, const struct delivery *d,
-                                       int kind, struct wr_error *why)
+static enum channel_outcome send_email(struct notification *n, const struct delivery *d, int kind,
+                                       struct wr_error *why)
 {
     char subject[160], message_id[300], error[400];
     snprintf(subject, sizeof subject, subjects[kind], d->msg->order_id);
@@ -323,8 +326,8 @@ static enum channel_outcome send_email(struct notification *n, const struct deli
     char *text = email_text(d->msg->body, d->msg->order_id, kind);
     if (!text)
         return failed(n, d, false, "out of memory", why);
-    struct email email = {.to = d->recipient, .subject = subject, .message_id = message_id,
-                          .text = text};
+    struct email email = {
+        .to = d->recipient, .subject = subject, .message_id = message_id, .text = text};
     enum email_result result = email_send(n->email, &email, error, sizeof error);
     free(text);
     if (result != EMAIL_SENT)
@@ -341,14 +344,14 @@ static enum channel_outcome send_sms(struct notification *n, const struct delive
 {
     char text[480], sid[128], error[400];
     sms_text(d->msg->body, d->msg->order_id, kind, text, sizeof text);
-    enum sms_result result = sms_send(n->sms, d->recipient, text, sid, sizeof sid, error,
-                                      sizeof error);
+    enum sms_result result =
+        sms_send(n->sms, d->recipient, text, sid, sizeof sid, error, sizeof error);
     if (result != SMS_SENT)
         return failed(n, d, result == SMS_PERMANENT, error, why);
     wrk_crash_point("notification", "after_sms");
     settle(n, d, "sent", sid, NULL);
-    wr_log(WR_LOG_INFO, "notification", "order %s %s: SMS sent (%s)", d->msg->order_id,
-           d->status, sid);
+    wr_log(WR_LOG_INFO, "notification", "order %s %s: SMS sent (%s)", d->msg->order_id, d->status,
+           sid);
     return CHANNEL_DONE;
 }
 
@@ -384,8 +387,7 @@ static bool phone_ok(const char *phone)
 }
 
 /* Fills d for channel, or says why the order cannot use it. */
-static const char *prepare(const struct wrk_message *msg, const char *channel,
-                           struct delivery *d)
+static const char *prepare(const struct wrk_message *msg, const char *channel, struct delivery *d)
 {
     json_t *customer = json_object_get(msg->body, "customer");
     d->channel = channel;
@@ -410,30 +412,38 @@ static int kind_of(const char *type)
     return -1;
 }
 
+/* One channel of msg (a JSON string of `notify`). */
+static enum channel_outcome notify_one(struct notification *n, const struct wrk_message *msg,
+                                       int kind, json_t *channel, struct wr_error *why)
+{
+    struct delivery d = {.msg = msg, .status = statuses[kind]};
+    const char *name = json_is_string(channel) ? json_string_value(channel) : "?";
+    const char *unusable = prepare(msg, name, &d);
+    if (!unusable)
+        return deliver(n, &d, kind, why);
+    wr_error_set(why, WR_ERR_INVALID, "%s", unusable);
+    return CHANNEL_PERMANENT;
+}
+
 static enum wrk_outcome notification_handle(void *state, const struct wrk_message *msg,
                                             struct wrk_step *step, struct wr_error *why)
 {
-    struct notification *n = state;
     int kind = kind_of(msg->type);
     json_t *notify = json_object_get(msg->body, "notify");
     json_t *fallback = json_pack("[s]", "email"), *channel;
     size_t i;
     enum wrk_outcome outcome = WRK_DONE;
-    (void)step; /* the markers live on n->marks: see the comment at the top */
+    (void)step; /* the markers live on their own connection: see the top of this file */
     if (kind < 0 || (notify && !json_is_array(notify) && !json_is_null(notify))) {
         wr_error_set(why, WR_ERR_INVALID, "not an order summary this service handles");
         outcome = WRK_PERMANENT;
         goto out;
     }
-    json_array_foreach(json_is_array(notify) ? notify : fallback, i, channel) {
-        struct delivery d = {.msg = msg, .status = statuses[kind]};
+    /* every channel is tried; a retry wins over a permanent failure */
+    json_array_foreach(json_is_array(notify) ? notify : fallback, i, channel)
+    {
         struct wr_error channel_why;
-        const char *unusable = prepare(msg, json_is_string(channel) ? json_string_value(channel) : "?", &d);
-        enum channel_outcome result = CHANNEL_PERMANENT;
-        if (unusable)
-            wr_error_set(&channel_why, WR_ERR_INVALID, "%s", unusable);
-        else
-            result = deliver(n, &d, kind, &channel_why);
+        enum channel_outcome result = notify_one(state, msg, kind, channel, &channel_why);
         if (result == CHANNEL_RETRY || (result == CHANNEL_PERMANENT && outcome == WRK_DONE)) {
             *why = channel_why;
             outcome = result == CHANNEL_RETRY ? WRK_RETRY : WRK_PERMANENT;

@@ -100,9 +100,15 @@ static wr_status record(struct wrk_step *step, const struct wrk_message *msg,
     snprintf(amount, sizeof amount, "%lld", charge->amount);
     snprintf(attempt, sizeof attempt, "%d", msg->attempt);
     bool paid = out->result == PGW_SUCCEEDED;
-    const char *params[] = {charge->order_id, key, out->intent_id[0] ? out->intent_id : NULL,
-                            amount, charge->currency, paid ? "succeeded" : "declined",
-                            paid ? NULL : out->decline_code, paid ? NULL : out->reason, attempt};
+    const char *params[] = {charge->order_id,
+                            key,
+                            out->intent_id[0] ? out->intent_id : NULL,
+                            amount,
+                            charge->currency,
+                            paid ? "succeeded" : "declined",
+                            paid ? NULL : out->decline_code,
+                            paid ? NULL : out->reason,
+                            attempt};
     return db_exec(wrk_step_db(step),
                    "INSERT INTO charges (order_id, idempotency_key, intent_id, amount, currency,"
                    " status, decline_code, reason, attempt)"
@@ -115,9 +121,9 @@ static wr_status record(struct wrk_step *step, const struct wrk_message *msg,
 static json_t *answer(const struct pgw_charge *charge, const struct pgw_outcome *out)
 {
     if (out->result == PGW_SUCCEEDED)
-        return json_pack("{s:s, s:s, s:I, s:s}", "order_id", charge->order_id,
-                         "payment_intent_id", out->intent_id, "amount",
-                         (json_int_t)charge->amount, "currency", charge->currency);
+        return json_pack("{s:s, s:s, s:I, s:s}", "order_id", charge->order_id, "payment_intent_id",
+                         out->intent_id, "amount", (json_int_t)charge->amount, "currency",
+                         charge->currency);
     return json_pack("{s:s, s:s, s:s}", "order_id", charge->order_id, "reason", out->reason,
                      "decline_code", out->decline_code);
 }
@@ -134,9 +140,9 @@ static enum wrk_outcome settle(struct wrk_step *step, const struct wrk_message *
     }
     json_t *body = answer(charge, out);
     bool paid = out->result == PGW_SUCCEEDED;
-    wr_status status = body ? wrk_step_emit(step, paid ? "payment.succeeded" : "payment.failed",
-                                            body)
-                            : WR_ERR_NOMEM;
+    wr_status status =
+        body ? wrk_step_emit(step, paid ? "payment.succeeded" : "payment.failed", body)
+             : WR_ERR_NOMEM;
     json_decref(body);
     if (status != WR_OK) {
         wr_error_set(why, status, "outbox write failed");

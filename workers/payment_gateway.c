@@ -228,8 +228,8 @@ static enum pgw_result error_answer(long status, json_t *error, struct pgw_outco
     const char *message = json_string_value(json_object_get(error, "message"));
     char what[200];
     snprintf(what, sizeof what, "HTTP %ld%s%s", status, type ? " " : "", type ? type : "");
-    enum pgw_result kind = status >= 500 || status == 429 || status == 409 ? PGW_TRANSIENT
-                                                                           : PGW_PERMANENT;
+    enum pgw_result kind =
+        status >= 500 || status == 429 || status == 409 ? PGW_TRANSIENT : PGW_PERMANENT;
     return set(out, kind, "payment gateway answered %s: %s", what,
                message ? message : "(no message)");
 }

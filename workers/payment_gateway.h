@@ -43,10 +43,10 @@ enum pgw_result {
 
 struct pgw_outcome {
     enum pgw_result result;
-    long http_status;       /* 0 when no answer came */
-    char intent_id[128];    /* PGW_SUCCEEDED (and declines that name one) */
-    char decline_code[64];  /* PGW_DECLINED: e.g. "generic_decline", "insufficient_funds" */
-    char reason[256];       /* readable: the decline or the error (no secrets) */
+    long http_status;      /* 0 when no answer came */
+    char intent_id[128];   /* PGW_SUCCEEDED (and declines that name one) */
+    char decline_code[64]; /* PGW_DECLINED: e.g. "generic_decline", "insufficient_funds" */
+    char reason[256];      /* readable: the decline or the error (no secrets) */
 };
 
 /* The Idempotency-Key of an order's charge: "warren-charge-<order_id>".

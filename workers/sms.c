@@ -130,8 +130,8 @@ static CURLcode post(struct sms_client *c, const char *form, long *status,
 }
 
 /* A 2xx with the message's sid, or an error with Twilio's code and message. */
-static enum sms_result sort_answer(struct sms_client *c, long status, char *sid,
-                                   size_t sid_size, char *why, size_t why_size)
+static enum sms_result sort_answer(struct sms_client *c, long status, char *sid, size_t sid_size,
+                                   char *why, size_t why_size)
 {
     json_t *root = json_loads(c->reply, 0, NULL);
     const char *message = json_string_value(json_object_get(root, "message"));

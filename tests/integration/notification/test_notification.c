@@ -117,14 +117,14 @@ static void send_summary(const char *type, const char *order_id, json_t *body)
 static json_t *summary(const char *order_id, const char *status, const char *reason,
                        const char *const *notify)
 {
-    json_t *body = json_pack(
-        "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:i}],"
-        " s:[{s:s, s:s, s:i, s:i, s:i}], s:i, s:s?}",
-        "order_id", order_id, "status", status, "storefront", "test-shop", "currency", "EUR",
-        "customer", "id", "c-42", "email", "ana@example.com", "phone", phone, "name",
-        "Ana \"%s\" \xf0\x9f\x9b\x92", "items", "sku", "TEE-RED-M", "quantity", 2, "lines",
-        "sku", "TEE-RED-M", "name", "T-shirt red, M", "quantity", 2, "unit_price", 1299,
-        "line_total", 2598, "total", 2598, "reason", reason);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:i}],"
+                  " s:[{s:s, s:s, s:i, s:i, s:i}], s:i, s:s?}",
+                  "order_id", order_id, "status", status, "storefront", "test-shop", "currency",
+                  "EUR", "customer", "id", "c-42", "email", "ana@example.com", "phone", phone,
+                  "name", "Ana \"%s\" \xf0\x9f\x9b\x92", "items", "sku", "TEE-RED-M", "quantity", 2,
+                  "lines", "sku", "TEE-RED-M", "name", "T-shirt red, M", "quantity", 2,
+                  "unit_price", 1299, "line_total", 2598, "total", 2598, "reason", reason);
     if (notify) {
         json_t *channels = json_array();
         for (size_t i = 0; notify[i]; i++)
@@ -212,7 +212,8 @@ static int sms_for(const char *order_id, char *last, size_t last_size)
     json_t *messages = stub_get(sms_gateway, "/_messages"), *m;
     size_t i;
     int count = 0;
-    json_array_foreach(messages, i, m) {
+    json_array_foreach(messages, i, m)
+    {
         const char *body = json_string_value(json_object_get(m, "body"));
         if (!body || !strstr(body, order_id))
             continue;
@@ -240,8 +241,8 @@ static int wait_sms(const char *order_id, int want, int wait_ms, int settle_ms)
 static long marker(const char *column, const char *order_id, const char *channel)
 {
     char sql[160];
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM notifications WHERE order_id = $1 AND channel = $2", column);
+    snprintf(sql, sizeof sql, "SELECT %s FROM notifications WHERE order_id = $1 AND channel = $2",
+             column);
     return ih_db_number(db, sql, order_id, channel);
 }
 
@@ -358,7 +359,7 @@ START_TEST(killed_after_email_never_sends_it_twice)
     ck_assert_int_eq(wait_emails(order_id, 1, 5000, 0), 1);
     pid_t survivor = start_worker(NULL);
     ck_assert_int_eq(wait_sms(order_id, 1, 10000, 1500), 1); /* the SMS still goes out */
-    ck_assert_int_eq(emails_for(order_id, NULL), 1);       /* the email does not again */
+    ck_assert_int_eq(emails_for(order_id, NULL), 1);         /* the email does not again */
     ck_assert_int_eq(marker_is(order_id, "email", "unknown"), 1);
     ck_assert_uint_eq(depth_of(""), 0);
     stop_worker(survivor);

@@ -69,9 +69,9 @@ static void stop_worker(pid_t pid)
 
 static void publish_charge(const char *order_id, const char *token)
 {
-    json_t *body = json_pack("{s:s, s:i, s:s, s:s, s:{s:s}}", "order_id", order_id, "amount",
-                             2598, "currency", "EUR", "payment_method", token, "customer",
-                             "email", "ana@example.com");
+    json_t *body =
+        json_pack("{s:s, s:i, s:s, s:s, s:{s:s}}", "order_id", order_id, "amount", 2598, "currency",
+                  "EUR", "payment_method", token, "customer", "email", "ana@example.com");
     ih_publish(&world, "payment.charge", order_id, "test-shop", body);
     ih_flush();
     json_decref(body);
@@ -191,9 +191,9 @@ START_TEST(approved_charge_is_paid_and_recorded)
     json_t *stats = stub_get(gateway, "/_stats");
     json_t *intent = json_array_get(json_object_get(stats, "intents"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(intent, "currency")), "eur");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(intent, "metadata"),
-                                                       "order_id")),
-                     order_id);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(intent, "metadata"), "order_id")),
+        order_id);
     json_decref(stats);
     stop_worker(worker);
 }
@@ -208,8 +208,7 @@ START_TEST(declined_card_is_payment_failed_not_an_error)
     json_t *body = next_body("payment.failed", order_id, 15000);
     ck_assert_msg(body != NULL, "no payment.failed");
     ck_assert_str_eq(json_string_value(json_object_get(body, "decline_code")), "generic_decline");
-    ck_assert_str_eq(json_string_value(json_object_get(body, "reason")),
-                     "Your card was declined.");
+    ck_assert_str_eq(json_string_value(json_object_get(body, "reason")), "Your card was declined.");
     json_decref(body);
     char *status = text_of(charge_status, order_id);
     ck_assert_str_eq(status, "declined");
@@ -245,8 +244,8 @@ START_TEST(gateway_timeout_is_retried_and_charged_once)
     publish_charge(order_id, "pm_card_visa");
     expect_paid(order_id);
     ck_assert_int_eq(number(charge_attempt, order_id), 2);
-    ck_assert_int_eq(stat_of("charges"), 1);  /* the slow first request's charge */
-    ck_assert_int_eq(stat_of("replays"), 1);  /* the retry got it back by its key */
+    ck_assert_int_eq(stat_of("charges"), 1); /* the slow first request's charge */
+    ck_assert_int_eq(stat_of("replays"), 1); /* the retry got it back by its key */
     stop_worker(worker);
 }
 END_TEST
