@@ -111,17 +111,16 @@ static bool ensure_connected(struct api_intake *intake)
 static struct intake_job *take_jobs(struct api_intake *intake, bool *stopping)
 {
     pthread_mutex_lock(&intake->lock);
+    /* Idle, wake once a second anyway: to retry a lost broker, and to read
+     * from a healthy one so its heartbeats flow (an idle connection that
+     * never reads is dropped by the broker). */
     while (!intake->queue_head && !intake->stopping &&
            (!intake->pub || mq_publisher_in_flight(intake->pub) == 0)) {
-        if (intake->pub) {
-            pthread_cond_wait(&intake->work, &intake->lock);
-        } else { /* keep retrying the broker for readiness even when idle */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            if (pthread_cond_timedwait(&intake->work, &intake->lock, &until) != 0)
-                break;
-        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (pthread_cond_timedwait(&intake->work, &intake->lock, &until) != 0)
+            break;
     }
     struct intake_job *jobs = intake->queue_head;
     intake->queue_head = intake->queue_tail = NULL;
@@ -159,9 +158,10 @@ static void *intake_thread(void *arg)
         struct intake_job *jobs = take_jobs(intake, &stopping);
         ensure_connected(intake);
         publish_jobs(intake, jobs);
-        if (intake->pub && mq_publisher_in_flight(intake->pub) > 0) {
+        if (intake->pub) {
             struct wr_error err;
-            if (mq_publisher_poll(intake->pub, 1, &err) != WR_OK &&
+            int64_t wait_ms = mq_publisher_in_flight(intake->pub) > 0 ? 1 : 0;
+            if (mq_publisher_poll(intake->pub, wait_ms, &err) != WR_OK &&
                 !mq_conn_is_open(intake->conn)) {
                 wr_log(WR_LOG_WARN, "intake", "broker connection lost: %s", err.message);
                 drop_connection(intake);

@@ -121,11 +121,12 @@ static wr_status transition(struct wrk_step *step, const char *order_id, const c
     if (status == WR_OK && db_result_rows(res) == 1)
         *order = json_loads(db_result_value(res, 0, 0), 0, NULL);
     db_result_free(res);
+    const char *history[] = {order_id, to};
     if (status == WR_OK && *order)
         status = db_exec(wrk_step_db(step),
-                         "INSERT INTO order_history (order_id, status) VALUES ($1, $3)"
+                         "INSERT INTO order_history (order_id, status) VALUES ($1, $2)"
                          " ON CONFLICT DO NOTHING",
-                         3, params, NULL, err);
+                         2, history, NULL, err);
     return status;
 }
 

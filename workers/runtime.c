@@ -272,6 +272,8 @@ static void handle_delivery(struct worker *w, const struct mq_delivery *d)
         if (!moved)
             wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
         (void)settle(w, d, moved);
+        if (!moved)
+            sleep_ms(200); /* the broker is struggling: do not spin on redeliveries */
     } else if (result == STEP_ACK && publish_pending(w, in.dedupe_key, NULL, &err) == WR_OK) {
         wrk_crash_point(w->service->name, "after_publish");
         (void)settle(w, d, true);
@@ -361,18 +363,34 @@ static void relay_outbox(struct worker *w)
         wr_log(WR_LOG_INFO, "runtime", "relayed %zu outbox messages left from before", total);
 }
 
+/* The publishing connection only reads while it waits for confirms; an
+ * idle one must still read now and then, or its heartbeats stop and the
+ * broker drops it. True while both connections are up. */
+static bool links_alive(struct worker *w, int64_t *last_poll_ms)
+{
+    struct wr_error err;
+    int64_t now = wr_monotonic_ms();
+    if (now - *last_poll_ms >= 1000) {
+        *last_poll_ms = now;
+        if (mq_publisher_poll(w->publisher, 0, &err) != WR_OK)
+            wr_log(WR_LOG_WARN, "runtime", "publishing connection: %s", err.message);
+    }
+    return mq_conn_is_open(w->publish_conn) && mq_conn_is_open(w->consume_conn);
+}
+
 static void consume_loop(struct worker *w)
 {
     struct wr_error err;
+    int64_t last_poll_ms = 0;
     while (!stop_requested(w)) {
         struct mq_delivery *d = NULL;
         wr_status status = mq_consumer_next(w->consumer, 1000, &d, &err);
         if (status == WR_OK) {
             handle_delivery(w, d);
             mq_delivery_free(d);
-        } else if (status != WR_ERR_TIMEOUT) {
-            reconnect(w);
         }
+        if ((status != WR_OK && status != WR_ERR_TIMEOUT) || !links_alive(w, &last_poll_ms))
+            reconnect(w);
     }
 }
 
