@@ -50,9 +50,10 @@ static const char *string_field(const json_t *body, const char *key)
 static enum wrk_outcome analytics_handle(void *state, const struct wrk_message *msg,
                                          struct wrk_step *step, struct wr_error *why)
 {
-    char amount[32];
+    char amount[32], sent_at[24];
     struct wr_error err;
     (void)state;
+    snprintf(sent_at, sizeof sent_at, "%lld", (long long)msg->timestamp);
     const char *params[] = {
         msg->type,
         msg->order_id,
@@ -60,11 +61,13 @@ static enum wrk_outcome analytics_handle(void *state, const struct wrk_message *
         string_field(msg->body, "currency"),
         amount_of(msg->body, amount, sizeof amount),
         string_field(msg->body, "reason"),
+        msg->timestamp > 0 ? sent_at : NULL,
     };
     if (db_exec(wrk_step_db(step),
-                "INSERT INTO events (type, order_id, storefront, currency, amount, reason)"
-                " VALUES ($1, $2, $3, $4, $5::bigint, $6)",
-                6, params, NULL, &err) == WR_OK)
+                "INSERT INTO events (type, order_id, storefront, currency, amount, reason, at)"
+                " VALUES ($1, $2, $3, $4, $5::bigint, $6,"
+                " coalesce(to_timestamp($7::bigint), now()))",
+                7, params, NULL, &err) == WR_OK)
         return WRK_DONE;
     wr_error_set(why, err.code, "analytics database: %s", err.message);
     return WRK_RETRY;

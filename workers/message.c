@@ -46,6 +46,7 @@ wr_status wrk_incoming_decode(const struct mq_delivery *delivery, struct wrk_inc
     in->msg.storefront = header_string(delivery, "x-storefront");
     in->msg.traceparent = header_string(delivery, "traceparent");
     in->msg.attempt = header_int(delivery, "x-attempt", 1);
+    in->msg.timestamp = delivery->timestamp;
     in->msg.body = json_loadb(delivery->body, delivery->body_len, JSON_REJECT_DUPLICATES, &error);
     if (!in->msg.body || !json_is_object(in->msg.body)) {
         snprintf(in->why_undecodable, sizeof in->why_undecodable,

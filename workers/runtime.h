@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "core/db.h"
@@ -35,6 +36,7 @@ struct wrk_message {
     const char *storefront;  /* x-storefront header, or NULL */
     const char *traceparent; /* or NULL */
     int attempt;             /* x-attempt: 1 on the first delivery */
+    int64_t timestamp;       /* AMQP timestamp (seconds since the epoch), 0 if absent */
     json_t *body;            /* parsed JSON object (never NULL) */
 };
 
