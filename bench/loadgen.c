@@ -5,10 +5,12 @@
  * server cannot hide its queueing (no coordinated omission). With --keyed
  * every request carries a fresh Idempotency-Key.
  *
- *   bench_loadgen URL KEY BODY_FILE RATE CONNECTIONS SECONDS [--keyed]
+ *   bench_loadgen URL KEY BODY_FILE RATE CONNECTIONS SECONDS [--keyed] [--count N]
+ * With --count, it stops after N requests in all (or at SECONDS).
  * prints: sent=N ok=N failed=N rate_per_s=R p50_ms=X p99_ms=Y */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@ struct loadgen {
     double interval_s; /* between two requests of one connection */
     double seconds;
     int keyed;
+    long limit;          /* total requests, 0 = no limit */
+    atomic_long issued;  /* requests started so far */
 };
 
 struct worker {
@@ -83,7 +87,9 @@ static void *run_connection(void *arg)
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     double start = now_s(), next = start + c->interval_s * w->index / 64.0;
     unsigned long sequence = 0;
-    while (next < start + c->seconds) {
+    struct loadgen *shared = (struct loadgen *)c;
+    while (next < start + c->seconds && now_s() < start + c->seconds &&
+           (!c->limit || atomic_fetch_add(&shared->issued, 1) < c->limit)) {
         sleep_until(next);
         struct curl_slist *headers = base;
         char key[96];
@@ -134,9 +140,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_loadgen URL KEY BODY_FILE RATE CONNECTIONS SECONDS [--keyed]\n");
         return 2;
     }
-    struct loadgen config = {.url = argv[1], .body = read_all(argv[3]),
-                             .seconds = strtod(argv[6], NULL),
-                             .keyed = argc > 7 && strcmp(argv[7], "--keyed") == 0};
+    static struct loadgen config;
+    config.url = argv[1];
+    config.body = read_all(argv[3]);
+    config.seconds = strtod(argv[6], NULL);
+    for (int i = 7; i < argc; i++) {
+        if (strcmp(argv[i], "--keyed") == 0)
+            config.keyed = 1;
+        else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+            config.limit = strtol(argv[++i], NULL, 10);
+    }
     double rate = strtod(argv[4], NULL);
     int connections = (int)strtol(argv[5], NULL, 10);
     if (!config.body || rate <= 0 || connections < 1 || connections > 1024 || config.seconds <= 0) {

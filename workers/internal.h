@@ -46,10 +46,10 @@ struct wrk_outbound {
     char *body;
 };
 
-/* The unpublished outbox rows written for dedupe_key (NULL = every
- * unpublished row, oldest first, at most limit). Free with
- * wrk_outbound_free. */
-wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_key, size_t limit,
+/* The unpublished outbox rows written for the dedupe keys in dedupe_keys,
+ * a JSON array of strings (NULL = every unpublished row), oldest first,
+ * at most limit. Free with wrk_outbound_free. */
+wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t limit,
                             struct wrk_outbound **rows, size_t *count,
                             struct wr_error *err) WR_MUST_CHECK;
 void wrk_outbound_free(struct wrk_outbound *rows, size_t count);

@@ -26,6 +26,7 @@
 #include "workers/internal.h"
 
 #define RELAY_BATCH 500
+#define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
 
 struct worker {
     const struct wrk_options *opt;
@@ -119,23 +120,15 @@ static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *r
     return mq_publish(w->publisher, &msg, NULL, err);
 }
 
-/* Publishes the unpublished outbox rows of dedupe_key (NULL: any), with
- * confirms, and marks them published. */
-static wr_status publish_pending(struct worker *w, const char *dedupe_key, size_t *published,
-                                 struct wr_error *err)
+/* Sends the unpublished outbox rows of the dedupe keys in keys (a JSON
+ * array; NULL: any row) without waiting for confirms. The caller confirms
+ * them with confirm_all() and then marks them with wrk_store_mark_published. */
+static wr_status send_pending(struct worker *w, const char *keys, struct wrk_outbound **rows,
+                              size_t *count, struct wr_error *err)
 {
-    struct wrk_outbound *rows = NULL;
-    size_t count = 0;
-    wr_status status = wrk_store_pending(w->db, dedupe_key, RELAY_BATCH, &rows, &count, err);
-    for (size_t i = 0; status == WR_OK && i < count; i++)
-        status = publish_outbound(w, &rows[i], err);
-    if (status == WR_OK && count > 0)
-        status = confirm_all(w, err);
-    if (status == WR_OK)
-        status = wrk_store_mark_published(w->db, rows, count, err);
-    if (published)
-        *published = status == WR_OK ? count : 0;
-    wrk_outbound_free(rows, count);
+    wr_status status = wrk_store_pending(w->db, keys, RELAY_BATCH, rows, count, err);
+    for (size_t i = 0; status == WR_OK && i < *count; i++)
+        status = publish_outbound(w, &(*rows)[i], err);
     return status;
 }
 
@@ -179,8 +172,9 @@ static size_t failure_headers(const struct wrk_incoming *in, const char *why, bo
     return n;
 }
 
-/* Moves the delivery to its next retry tier, or to the dead-letter queue
- * when permanent or out of attempts; confirmed before returning WR_OK. */
+/* Sends the delivery to its next retry tier, or to the dead-letter queue
+ * when permanent or out of attempts. The caller confirms it (confirm_all)
+ * before acking the original. */
 static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bool permanent,
                              const char *why, struct wr_error *err)
 {
@@ -205,8 +199,7 @@ static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bo
     wr_log(tier >= 0 ? WR_LOG_INFO : WR_LOG_WARN, "runtime", "%s %s (attempt %d) -> %s: %s",
            in->msg.type ? in->msg.type : "message", in->msg.order_id ? in->msg.order_id : "?",
            in->msg.attempt, target, why);
-    status = mq_publish(w->publisher, &msg, NULL, err);
-    return status == WR_OK ? confirm_all(w, err) : status;
+    return mq_publish(w->publisher, &msg, NULL, err);
 }
 
 /* ---- one delivery ------------------------------------------------------------ */
@@ -256,34 +249,93 @@ static wr_status settle(struct worker *w, const struct mq_delivery *d, bool ack)
     return status;
 }
 
-static void handle_delivery(struct worker *w, const struct mq_delivery *d)
+/* What becomes of one delivery of a batch. */
+enum settlement {
+    SETTLE_ACK,     /* ack once everything the batch sent is confirmed */
+    SETTLE_REQUEUE, /* nack with requeue: it will be handled again */
+};
+
+struct batch {
+    struct mq_delivery *deliveries[BATCH_MAX];
+    enum settlement settle[BATCH_MAX];
+    size_t count;
+    json_t *keys; /* dedupe keys whose outbox rows go out with this batch */
+};
+
+/* Steps 1-2 for one delivery, and the move of a failed one. */
+static enum settlement handle_one(struct worker *w, const struct mq_delivery *d, json_t *keys)
 {
     struct wrk_incoming in;
     struct wr_error why, err;
     bool permanent = true;
     enum step_result result = STEP_FAILED;
+    enum settlement settle = SETTLE_ACK;
     if (wrk_incoming_decode(d, &in) != WR_OK)
         wr_error_set(&why, WR_ERR_INVALID, "%s", in.why_undecodable);
     else
         result = run_step(w, &in, &permanent, &why);
-    if (result == STEP_FAILED) {
-        bool moved = move_failed(w, &in, permanent, why.message[0] ? why.message : "failed",
-                                 &err) == WR_OK;
-        if (!moved)
-            wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
-        (void)settle(w, d, moved);
-        if (!moved)
-            sleep_ms(200); /* the broker is struggling: do not spin on redeliveries */
-    } else if (result == STEP_ACK && publish_pending(w, in.dedupe_key, NULL, &err) == WR_OK) {
-        wrk_crash_point(w->service->name, "after_publish");
-        (void)settle(w, d, true);
-    } else {
-        if (result == STEP_ACK)
-            wr_log(WR_LOG_WARN, "runtime", "publishing next messages: %s", err.message);
-        (void)settle(w, d, false);
-        sleep_ms(200); /* the database or broker is struggling: do not spin */
+    if (result == STEP_ACK) {
+        json_array_append_new(keys, json_string(in.dedupe_key));
+    } else if (result == STEP_REQUEUE) {
+        settle = SETTLE_REQUEUE;
+    } else if (move_failed(w, &in, permanent, why.message[0] ? why.message : "failed", &err) !=
+               WR_OK) {
+        wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
+        settle = SETTLE_REQUEUE;
     }
     wrk_incoming_clear(&in);
+    return settle;
+}
+
+/* Step 3 for a whole batch: one wait for every confirm, then the acks.
+ * Handling deliveries in batches lets a busy worker pay the broker's
+ * confirm latency once per batch instead of once per message. */
+static void finish_batch(struct worker *w, struct batch *b)
+{
+    struct wrk_outbound *rows = NULL;
+    size_t count = 0;
+    struct wr_error err;
+    wr_status status = WR_OK;
+    if (json_array_size(b->keys) > 0) {
+        char *keys = json_dumps(b->keys, JSON_COMPACT);
+        status = keys ? send_pending(w, keys, &rows, &count, &err) : WR_ERR_NOMEM;
+        free(keys);
+    }
+    if (status == WR_OK)
+        status = confirm_all(w, &err);
+    if (status == WR_OK)
+        status = wrk_store_mark_published(w->db, rows, count, &err);
+    wrk_outbound_free(rows, count);
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "publishing next messages: %s", err.message);
+    else
+        wrk_crash_point(w->service->name, "after_publish");
+    bool requeued = status != WR_OK;
+    for (size_t i = 0; i < b->count; i++) {
+        bool ack = status == WR_OK && b->settle[i] == SETTLE_ACK;
+        requeued = requeued || !ack;
+        (void)settle(w, b->deliveries[i], ack);
+        mq_delivery_free(b->deliveries[i]);
+    }
+    b->count = 0;
+    json_array_clear(b->keys);
+    if (requeued)
+        sleep_ms(200); /* the database or broker is struggling: do not spin */
+}
+
+/* Handles first and whatever else has already arrived, up to BATCH_MAX. */
+static void handle_batch(struct worker *w, struct batch *b, struct mq_delivery *first)
+{
+    struct wr_error err;
+    struct mq_delivery *d = first;
+    while (d) {
+        b->settle[b->count] = handle_one(w, d, b->keys);
+        b->deliveries[b->count++] = d;
+        d = NULL;
+        if (b->count < BATCH_MAX && mq_consumer_next(w->consumer, 0, &d, &err) != WR_OK)
+            d = NULL;
+    }
+    finish_batch(w, b);
 }
 
 /* ---- connections --------------------------------------------------------------- */
@@ -351,14 +403,21 @@ static void reconnect(struct worker *w)
 static void relay_outbox(struct worker *w)
 {
     struct wr_error err;
-    size_t published = 0, total = 0;
+    size_t count = 0, total = 0;
     do {
-        if (publish_pending(w, NULL, &published, &err) != WR_OK) {
+        struct wrk_outbound *rows = NULL;
+        wr_status status = send_pending(w, NULL, &rows, &count, &err);
+        if (status == WR_OK)
+            status = confirm_all(w, &err);
+        if (status == WR_OK)
+            status = wrk_store_mark_published(w->db, rows, count, &err);
+        wrk_outbound_free(rows, count);
+        if (status != WR_OK) {
             wr_log(WR_LOG_WARN, "runtime", "outbox relay: %s", err.message);
             return;
         }
-        total += published;
-    } while (published == RELAY_BATCH);
+        total += count;
+    } while (count == RELAY_BATCH);
     if (total)
         wr_log(WR_LOG_INFO, "runtime", "relayed %zu outbox messages left from before", total);
 }
@@ -378,24 +437,22 @@ static bool links_alive(struct worker *w, int64_t *last_poll_ms)
     return mq_conn_is_open(w->publish_conn) && mq_conn_is_open(w->consume_conn);
 }
 
-static void consume_loop(struct worker *w)
+static void consume_loop(struct worker *w, struct batch *b)
 {
     struct wr_error err;
     int64_t last_poll_ms = 0;
     while (!stop_requested(w)) {
         struct mq_delivery *d = NULL;
         wr_status status = mq_consumer_next(w->consumer, 1000, &d, &err);
-        if (status == WR_OK) {
-            handle_delivery(w, d);
-            mq_delivery_free(d);
-        }
+        if (status == WR_OK)
+            handle_batch(w, b, d);
         if ((status != WR_OK && status != WR_ERR_TIMEOUT) || !links_alive(w, &last_poll_ms))
             reconnect(w);
     }
 }
 
 /* SIGTERM: no new deliveries; finish and ack those already received. */
-static void drain(struct worker *w)
+static void drain(struct worker *w, struct batch *b)
 {
     struct wr_error err;
     int64_t deadline = wr_monotonic_ms() + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
@@ -406,8 +463,7 @@ static void drain(struct worker *w)
         struct mq_delivery *d = NULL;
         if (mq_consumer_next(w->consumer, 300, &d, &err) != WR_OK)
             break;
-        handle_delivery(w, d);
-        mq_delivery_free(d);
+        handle_batch(w, b, d);
         drained++;
     }
     wr_log(WR_LOG_INFO, "runtime", "drained %zu held messages", drained);
@@ -506,9 +562,11 @@ int wrk_run(const struct wrk_options *options)
     if (rc == 0 && !w.stopping) {
         wr_log(WR_LOG_INFO, "runtime", "%s worker consuming %s (prefetch %d)",
                w.service->name, w.queue->name, w.queue->prefetch);
+        struct batch batch = {.keys = json_array()};
         relay_outbox(&w);
-        consume_loop(&w);
-        drain(&w);
+        consume_loop(&w, &batch);
+        drain(&w, &batch);
+        json_decref(batch.keys);
         wr_log(WR_LOG_INFO, "runtime", "%s worker stopped", w.service->name);
     }
     teardown(&w);

@@ -84,19 +84,20 @@ static char *copy_or_null(const char *text)
     return text ? strdup(text) : NULL;
 }
 
-wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_key, size_t limit,
+wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t limit,
                             struct wrk_outbound **rows, size_t *count, struct wr_error *err)
 {
     char limit_text[24];
     snprintf(limit_text, sizeof limit_text, "%zu", limit);
-    const char *params[] = {dedupe_key, limit_text};
+    const char *params[] = {dedupe_keys, limit_text};
     struct db_result *res = NULL;
     *rows = NULL;
     *count = 0;
     wr_status status = db_exec(db,
                                "SELECT id, message_id, type, order_id, storefront, traceparent, body"
                                " FROM wrk_outbox WHERE published_at IS NULL"
-                               " AND ($1::text IS NULL OR dedupe_key = $1)"
+                               " AND ($1::jsonb IS NULL OR dedupe_key IN"
+                               " (SELECT jsonb_array_elements_text($1::jsonb)))"
                                " ORDER BY id LIMIT $2::bigint",
                                2, params, &res, err);
     if (status != WR_OK)

@@ -25,6 +25,7 @@ PORT 0 picks a free port; the first line on stderr says which
 """
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -74,6 +75,12 @@ def error_body(kind, code, message, **extra):
 
 
 class Handler(BaseHTTPRequestHandler):
+    def setup(self):
+        # headers and body go out in separate writes: without TCP_NODELAY a
+        # keep-alive client waits for its delayed ACK (40 ms) on every answer
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     protocol_version = "HTTP/1.1"
     server_version = "stub-payment-gateway/1"
 
