@@ -1,31 +1,53 @@
-/* Test helpers: source-tree paths, stack addresses, unique names. */
+/* The harness's base (see support.h): source-tree paths, the stack's
+ * addresses from the environment, unique names, temporary files, and child
+ * processes with a pid file that lets a test runner kill what a failed test
+ * left running. */
 #include "tests/support/support.h"
 
-#include <curl/curl.h>
+#include <check.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
-static const char *source_dir(void)
-{
-    const char *dir = getenv("WARREN_SOURCE_DIR");
-    return dir && *dir ? dir : ".";
-}
-
-const char *ts_source_path(const char *relative, char *out, size_t out_size)
-{
-    snprintf(out, out_size, "%s/%s", source_dir(), relative);
-    return out;
-}
+#define PIDFILE_ENV "WARREN_TEST_PIDFILE"
 
 static const char *env_or(const char *name, const char *fallback)
 {
     const char *value = getenv(name);
     return value && *value ? value : fallback;
+}
+
+int ts_run_suite(Suite *suite)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- paths and the stack's addresses ------------------------------------------------- */
+
+const char *ts_source_path(const char *relative, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s/%s", env_or("WARREN_SOURCE_DIR", "."), relative);
+    return out;
+}
+
+const char *ts_run_dir(char *out, size_t out_size)
+{
+    const char *run = getenv("WARREN_RUN_DIR");
+    if (run && *run)
+        snprintf(out, out_size, "%s", run);
+    else
+        ts_source_path("run", out, out_size);
+    return out;
 }
 
 const char *ts_broker_url(void)
@@ -45,21 +67,97 @@ const char *ts_db_url(const char *service, char *out, size_t out_size)
     return out;
 }
 
-int ts_run(const char *command_line)
+/* The gateway URL variable, else 127.0.0.1 on the stub's port variable. */
+static const char *gateway_url(const char *url_env, const char *port_env, const char *port,
+                               char *out, size_t out_size)
 {
-    char full[4096];
-    snprintf(full, sizeof full, "cd '%s' && %s", source_dir(), command_line);
-    int rc = system(full);
-    if (rc == -1 || !WIFEXITED(rc))
-        return -1;
-    return WEXITSTATUS(rc);
+    const char *url = getenv(url_env);
+    if (url && *url)
+        snprintf(out, out_size, "%s", url);
+    else
+        snprintf(out, out_size, "http://127.0.0.1:%s", env_or(port_env, port));
+    return out;
 }
+
+const char *ts_payment_gateway_url(char *out, size_t out_size)
+{
+    return gateway_url("WARREN_PAYMENT_GATEWAY_URL", "WARREN_PAYMENT_STUB_PORT", "12111", out,
+                       out_size);
+}
+
+const char *ts_sms_gateway_url(char *out, size_t out_size)
+{
+    return gateway_url("WARREN_SMS_GATEWAY_URL", "WARREN_SMS_STUB_PORT", "12112", out, out_size);
+}
+
+/* ---- names, time, files ---------------------------------------------------------------- */
 
 const char *ts_unique_name(const char *prefix, char *out, size_t out_size)
 {
     static unsigned counter;
     snprintf(out, out_size, "%s-%ld-%u", prefix, (long)getpid(), ++counter);
     return out;
+}
+
+void ts_uuid(char out[37])
+{
+    uuid_t id;
+    uuid_generate_random(id);
+    uuid_unparse_lower(id, out);
+}
+
+void ts_sleep_ms(int ms)
+{
+    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&pause, NULL);
+}
+
+void ts_write_temp(const char *text, const char *suffix, char *path, size_t size)
+{
+    snprintf(path, size, "/tmp/warren-test-XXXXXX%s", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    ck_assert_msg(fd >= 0, "cannot create %s", path);
+    size_t length = strlen(text);
+    ck_assert_int_eq(write(fd, text, length), (ssize_t)length);
+    close(fd);
+}
+
+char *ts_read_file(const char *path)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    char chunk[4096];
+    for (size_t n; (n = fread(chunk, 1, sizeof chunk, in)) > 0;)
+        fwrite(chunk, 1, n, out);
+    fclose(out);
+    fclose(in);
+    return text;
+}
+
+int ts_run(const char *command_line)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "cd '%s' && %s", env_or("WARREN_SOURCE_DIR", "."), command_line);
+    int rc = system(full);
+    if (rc == -1 || !WIFEXITED(rc))
+        return -1;
+    return WEXITSTATUS(rc);
+}
+
+/* ---- processes ------------------------------------------------------------------------- */
+
+static void track(pid_t pid)
+{
+    const char *path = getenv(PIDFILE_ENV);
+    FILE *file = path ? fopen(path, "a") : NULL;
+    if (file) {
+        fprintf(file, "%d\n", (int)pid);
+        fclose(file);
+    }
 }
 
 pid_t ts_spawn(char *const argv[], const char *log_path)
@@ -79,13 +177,8 @@ pid_t ts_spawn(char *const argv[], const char *log_path)
         fprintf(stderr, "fork failed\n");
         abort();
     }
+    track(pid);
     return pid;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&pause, NULL);
 }
 
 int ts_stop(pid_t pid, int sig, int timeout_ms)
@@ -95,40 +188,63 @@ int ts_stop(pid_t pid, int sig, int timeout_ms)
     for (int waited = 0; waited < timeout_ms; waited += 10) {
         if (waitpid(pid, &wstatus, WNOHANG) == pid)
             return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-        sleep_ms(10);
+        ts_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &wstatus, 0);
     return 128 + SIGKILL;
 }
 
-static size_t discard_body(char *data, size_t size, size_t count, void *user)
+int ts_wait_exit(pid_t pid, int timeout_ms)
 {
-    (void)data;
-    (void)user;
-    return size * count;
-}
-
-int ts_http_wait(const char *url, int timeout_ms)
-{
-    CURL *curl = curl_easy_init();
-    long code = 0;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L); /* tests' self-signed certificates */
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    for (int waited = 0; waited < timeout_ms; waited += 50) {
-        if (curl_easy_perform(curl) == CURLE_OK &&
-            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
-            break;
-        sleep_ms(50);
+    int wstatus;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (waitpid(pid, &wstatus, WNOHANG) == pid)
+            return wstatus;
+        ts_sleep_ms(20);
     }
-    curl_easy_cleanup(curl);
-    return code == 200 ? 0 : -1;
+    return -1;
 }
 
 int ts_port(int offset)
 {
     return 20000 + (int)(getpid() % 20000) + offset;
+}
+
+void ts_track_begin(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/warren-test-pids-%d", (int)getpid());
+    setenv(PIDFILE_ENV, path, 1);
+}
+
+/* True when pid runs a program of ours (not a reused pid). */
+static int is_ours(int pid)
+{
+    char path[64], cmdline[1024] = "";
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return 0;
+    size_t n = fread(cmdline, 1, sizeof cmdline - 1, file);
+    fclose(file);
+    for (size_t i = 0; i < n; i++)
+        cmdline[i] = cmdline[i] ? cmdline[i] : ' ';
+    cmdline[n] = '\0';
+    return strstr(cmdline, "warren-worker") || strstr(cmdline, "warren-api") ||
+           strstr(cmdline, "tests/stubs/");
+}
+
+void ts_reap_tracked(void)
+{
+    const char *path = getenv(PIDFILE_ENV);
+    FILE *file = path ? fopen(path, "r") : NULL;
+    if (!file)
+        return;
+    int pid;
+    while (fscanf(file, "%d", &pid) == 1)
+        if (pid > 0 && is_ours(pid))
+            kill(pid, SIGKILL);
+    fclose(file);
+    unlink(path);
 }

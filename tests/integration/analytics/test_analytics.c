@@ -9,26 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/integration/inventory/harness.h"
+#include "tests/support/broker.h"
+#include "tests/support/ctl.h"
+#include "tests/support/db.h"
+#include "tests/support/programs.h"
+#include "tests/support/support.h"
 #include "tests/support/support.h"
 
-static struct ih_world world;
+static struct ts_world world;
 static pid_t worker;
 static unsigned consumers;
 static char storefront[64];
 
 static void setup(void)
 {
-    ih_world_create(&world, "analytics", NULL);
+    ts_world_create(&world, "analytics", NULL);
     ts_unique_name("it-shop", storefront, sizeof storefront);
-    worker = ih_start_worker(&world, "analytics");
-    consumers = ih_wait_consumers(&world, 1);
+    worker = ts_worker_start(&world, "analytics", NULL);
+    consumers = ts_wait_consumers(world.queue, 1);
 }
 
 static void teardown(void)
 {
-    int status = ih_stop_worker(worker);
-    ih_world_destroy(&world);
+    int status = ts_worker_stop(worker);
+    ts_world_destroy(&world);
     ck_assert_int_eq(status, 0);
 }
 
@@ -36,7 +40,7 @@ static void teardown(void)
 
 static void publish(const char *type, const char *order_id, json_t *body)
 {
-    ih_publish(&world, type, order_id, storefront, body);
+    ts_publish(world.prefix, type, order_id, storefront, body);
     json_decref(body);
 }
 
@@ -104,7 +108,7 @@ static void failed_order(const char *order_id)
 static void publish_orders(char ids[5][37])
 {
     for (int i = 0; i < 5; i++)
-        ih_uuid(ids[i]);
+        ts_uuid(ids[i]);
     confirmed_order(ids[0], "EUR", 2598);
     confirmed_order(ids[1], "USD", 1000);
     rejected_order(ids[2]);
@@ -114,7 +118,7 @@ static void publish_orders(char ids[5][37])
     publish("order.rejected", ids[2],
             summary(ids[2], "rejected", "EUR", -1, "out of stock: FLASH-SNEAKER"));
     publish("order.gift_wrapped", ids[4], json_pack("{s:s}", "order_id", ids[4]));
-    ih_flush();
+    ts_publish_flush();
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -179,16 +183,16 @@ START_TEST(test_events_stored_once_and_reported)
 {
     char ids[5][37];
     static const char count_events[] = "SELECT count(*) FROM events WHERE storefront = $1";
-    struct db_conn *db = ih_db("analytics");
+    struct db_conn *db = ts_db("analytics");
     ck_assert_uint_eq(consumers, 1);
     publish_orders(ids);
-    ck_assert_int_eq(ih_db_wait(db,
+    ck_assert_int_eq(ts_db_wait(db,
                                 "SELECT count(*) FROM events WHERE order_id = $1"
                                 " AND type = 'order.gift_wrapped'",
                                 ids[4], NULL, 1, 15000),
                      1);
-    ck_assert_int_eq(ih_db_number(db, count_events, storefront, NULL), EVENTS);
-    ck_assert_int_eq(ih_db_number(db,
+    ck_assert_int_eq(ts_db_number(db, count_events, storefront, NULL), EVENTS);
+    ck_assert_int_eq(ts_db_number(db,
                                   "SELECT amount FROM events WHERE order_id = $1"
                                   " AND type = 'order.confirmed'",
                                   ids[1], NULL),
@@ -196,25 +200,25 @@ START_TEST(test_events_stored_once_and_reported)
 
     const char *const json_args[] = {"report",   "--since", "10m", "--storefront",
                                      storefront, "--json",  NULL};
-    struct ih_run run;
-    ih_warrenctl(&run, json_args);
+    struct ts_ctl_run run;
+    ts_ctl(&run, json_args);
     ck_assert_msg(run.status == 0, "%s", run.err);
     json_t *report = json_loads(run.out, 0, NULL);
     ck_assert_msg(report != NULL, "not JSON: %s", run.out);
     assert_report(report);
     json_decref(report);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 
     const char *const text_args[] = {"report", "--storefront", storefront, NULL};
-    ih_warrenctl(&run, text_args);
+    ts_ctl(&run, text_args);
     ck_assert_int_eq(run.status, 0);
     static const char *const parts[] = {
         "Orders by status (5)", "25.98 EUR", "10.00 USD", "out of stock: FLASH-SNEAKER",
         "card declined",        "Funnel",    "per minute"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         ck_assert_msg(strstr(run.out, parts[i]), "'%s' not in:\n%s", parts[i], run.out);
-    ih_run_free(&run);
-    ih_disconnect();
+    ts_ctl_free(&run);
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -237,23 +241,23 @@ START_TEST(test_report_window_and_usage)
         {{"report", "--help", NULL}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct ih_run run;
-        ih_warrenctl(&run, cases[i].args);
+        struct ts_ctl_run run;
+        ts_ctl(&run, cases[i].args);
         ck_assert_msg(run.status == cases[i].status, "case %zu: exit %d, want %d\n%s%s", i,
                       run.status, cases[i].status, run.out, run.err);
-        ih_run_free(&run);
+        ts_ctl_free(&run);
     }
     /* a window that starts in the future is empty */
     const char *const future[] = {
         "report", "--since", "2099-01-01T00:00:00Z", "--storefront", storefront, "--json", NULL};
-    struct ih_run run;
-    ih_warrenctl(&run, future);
+    struct ts_ctl_run run;
+    ts_ctl(&run, future);
     ck_assert_int_eq(run.status, 0);
     json_t *report = json_loads(run.out, 0, NULL);
     ck_assert_int_eq(at(json_object_get(report, "orders"), "total"), 0);
     ck_assert_int_eq(json_array_size(json_object_get(report, "per_minute")), 0);
     json_decref(report);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 }
 END_TEST
 
@@ -271,9 +275,5 @@ static Suite *analytics_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(analytics_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(analytics_suite());
 }

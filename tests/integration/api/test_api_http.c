@@ -15,6 +15,10 @@
 #include "api/idempotency.h"
 #include "api/keyring.h"
 #include "broker/broker.h"
+#include "tests/support/broker.h"
+#include "tests/support/db.h"
+#include "tests/support/http.h"
+#include "tests/support/programs.h"
 #include "tests/support/support.h"
 
 static const char good_body[] =
@@ -25,94 +29,34 @@ static const char good_body[] =
     "\"shipping_address\":{\"line1\":\"Hauptstr. 1\",\"city\":\"Berlin\",\"postal_code\":\"10115\","
     "\"country\":\"DE\"},\"notify\":[\"email\",\"sms\"]}";
 
-static pid_t api_pid;
-static char base_url[64];
-static char log_path[128];
+static struct ts_api api;
 static char queue[96];
 static char exchange[96]; /* this test's own, so no other binding makes orders routable */
 static struct mq_conn *conn;
 static char tls_cert[128]; /* set by the HTTPS fixture */
 static char tls_key[128];
 
-/* ---- HTTP client ------------------------------------------------------------ */
+/* ---- HTTP ---------------------------------------------------------------------- */
 
-struct reply {
-    long status;
-    char body[8192];
-    size_t body_len;
-    char retry_after[32];
-    char location[128];
-    char allow[64];
-    char traceparent[64];
-};
-
-static size_t collect_body(char *data, size_t size, size_t count, void *user)
-{
-    struct reply *r = user;
-    size_t n = size * count;
-    size_t room = sizeof r->body - 1 - r->body_len;
-    memcpy(r->body + r->body_len, data, n < room ? n : room);
-    r->body_len += n < room ? n : room;
-    r->body[r->body_len] = '\0';
-    return n;
-}
-
-static void keep_header(const char *line, const char *name, char *out, size_t out_size)
-{
-    size_t len = strlen(name);
-    if (strncasecmp(line, name, len) == 0 && line[len] == ':') {
-        snprintf(out, out_size, "%s", line + len + 2);
-        out[strcspn(out, "\r\n")] = '\0';
-    }
-}
-
-static size_t collect_header(char *data, size_t size, size_t count, void *user)
-{
-    struct reply *r = user;
-    char line[512];
-    snprintf(line, sizeof line, "%.*s", (int)(size * count), data);
-    keep_header(line, "Retry-After", r->retry_after, sizeof r->retry_after);
-    keep_header(line, "Location", r->location, sizeof r->location);
-    keep_header(line, "Allow", r->allow, sizeof r->allow);
-    keep_header(line, "traceparent", r->traceparent, sizeof r->traceparent);
-    return size * count;
-}
-
-/* Sends method path with the given extra headers (NULL-terminated) and body. */
-static void http(const char *method, const char *path, const char *const *headers,
-                 const char *body, size_t body_len, struct reply *r)
+/* Sends method path with the given extra headers (NULL-terminated) and
+ * body; asserts an answer came. r is zeroed or holds an earlier reply. */
+static void http(const char *method, const char *path, const char *const *headers, const char *body,
+                 size_t body_len, struct ts_http_reply *r)
 {
     char url[256];
-    struct curl_slist *list = NULL;
-    memset(r, 0, sizeof *r);
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    for (size_t i = 0; headers && headers[i]; i++)
-        list = curl_slist_append(list, headers[i]);
-    list = curl_slist_append(list, "Expect:");
-    CURL *curl = curl_easy_init();
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    if (tls_cert[0])
-        curl_easy_setopt(curl, CURLOPT_CAINFO, tls_cert);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(list);
+    snprintf(url, sizeof url, "%s%s", api.base_url, path);
+    struct ts_http_request request = {.method = method,
+                                      .url = url,
+                                      .headers = headers,
+                                      .body = body,
+                                      .body_len = body_len,
+                                      .ca_file = tls_cert[0] ? tls_cert : NULL};
+    ts_http_send(&request, r);
+    ck_assert_msg(r->status != 0, "%s %s: %s", method, path, r->error);
 }
 
 static void post_order(const char *key, const char *idempotency_key, const char *body,
-                       struct reply *r)
+                       struct ts_http_reply *r)
 {
     char auth[128], idem[320];
     const char *headers[5] = {"Content-Type: application/json"};
@@ -129,7 +73,8 @@ static void post_order(const char *key, const char *idempotency_key, const char 
 }
 
 /* Asserts r is an error answer with this status, code and field. */
-static void assert_error(const struct reply *r, long status, const char *code, const char *field)
+static void assert_error(const struct ts_http_reply *r, long status, const char *code,
+                         const char *field)
 {
     ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
     json_error_t json_error;
@@ -147,22 +92,13 @@ static void assert_error(const struct reply *r, long status, const char *code, c
 
 /* ---- broker side ------------------------------------------------------------ */
 
-static struct mq_conn *connect_broker(void)
-{
-    struct mq_conn_options options = {.url = ts_broker_url(), .name = "warren-api-test"};
-    struct wr_error err;
-    struct mq_conn *c = mq_conn_open(&options, &err);
-    ck_assert_msg(c != NULL, "connect: %s", err.message);
-    return c;
-}
-
 static void bind_test_queue(void)
 {
     struct wr_error err;
     struct mq_exchange_spec orders = {.name = exchange, .type = MQ_EXCHANGE_TOPIC};
     struct mq_queue_spec spec = {.name = queue, .type = MQ_QUEUE_QUORUM};
-    struct mq_binding_spec binding = {.exchange = exchange, .queue = queue,
-                                      .routing_key = "order.placed"};
+    struct mq_binding_spec binding = {
+        .exchange = exchange, .queue = queue, .routing_key = "order.placed"};
     ck_assert_msg(mq_declare_exchange(conn, &orders, &err) == WR_OK, "%s", err.message);
     ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
     ck_assert_msg(mq_bind_queue(conn, &binding, &err) == WR_OK, "%s", err.message);
@@ -170,70 +106,34 @@ static void bind_test_queue(void)
 
 static unsigned depth(void)
 {
-    uint32_t messages = 0;
-    struct wr_error err;
-    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s",
-                  err.message);
-    return messages;
+    return ts_queue_depth(conn, queue);
 }
 
 /* Takes the next message of the test queue (asserting one comes). */
 static struct mq_delivery *next_message(void)
 {
-    struct wr_error err;
-    struct mq_conn *c = connect_broker();
-    struct mq_consumer *consumer = mq_consumer_create(c, queue, 1, &err);
-    ck_assert_msg(consumer != NULL, "%s", err.message);
-    struct mq_delivery *delivery = NULL;
-    ck_assert_msg(mq_consumer_next(consumer, 5000, &delivery, &err) == WR_OK, "%s", err.message);
-    ck_assert_int_eq(mq_ack(consumer, delivery->delivery_tag, &err), WR_OK);
-    mq_consumer_destroy(consumer);
-    mq_conn_close(c);
+    struct mq_delivery *delivery = ts_next_delivery(queue, 5000);
+    ck_assert_msg(delivery != NULL, "no message on %s", queue);
     return delivery;
 }
 
 /* ---- fixture ---------------------------------------------------------------- */
 
-static void start_api(void)
-{
-    char port[16], keys[512], db[256];
-    snprintf(port, sizeof port, "%d", ts_port(7));
-    snprintf(base_url, sizeof base_url, "%s://localhost:%s", tls_cert[0] ? "https" : "http",
-             port);
-    setenv("WARREN_API_TLS_CERT", tls_cert, 1);
-    setenv("WARREN_API_TLS_KEY", tls_key, 1);
-    setenv("WARREN_API_PORT", port, 1);
-    setenv("WARREN_API_KEYS_FILE", ts_source_path("tests/integration/api/keys.yaml", keys,
-                                                  sizeof keys), 1);
-    setenv("WARREN_API_DATABASE_URL", ts_db_url("api", db, sizeof db), 1);
-    setenv("WARREN_BROKER_URL", ts_broker_url(), 1);
-    setenv("WARREN_BROKER_CONFIRM_TIMEOUT", "2s", 1);
-    setenv("WARREN_BROKER_EXCHANGE", exchange, 1);
-    snprintf(log_path, sizeof log_path, "/tmp/warren-api-test-%d.log", (int)getpid());
-    char *argv[] = {WARREN_API_BIN, NULL};
-    api_pid = ts_spawn(argv, log_path);
-    char health[128];
-    snprintf(health, sizeof health, "%s/healthz", base_url);
-    ck_assert_msg(ts_http_wait(health, 10000) == 0, "warren-api did not start; see %s", log_path);
-}
-
 static void setup(void)
 {
     ts_unique_name("api-test", queue, sizeof queue);
     ts_unique_name("api-test-orders", exchange, sizeof exchange);
-    conn = connect_broker();
+    conn = ts_broker_connect("warren-api-test");
     bind_test_queue();
-    start_api();
+    setenv("WARREN_BROKER_CONFIRM_TIMEOUT", "2s", 1);
+    ts_api_start(&api, exchange, tls_cert[0] ? tls_cert : NULL, tls_key[0] ? tls_key : NULL);
     /* the publisher thread connects in the background: wait for readiness */
-    char ready[128];
-    snprintf(ready, sizeof ready, "%s/readyz", base_url);
-    ck_assert_msg(ts_http_wait(ready, 10000) == 0, "warren-api not ready; see %s", log_path);
+    ts_api_wait_ready(&api, 10000);
 }
 
 static void teardown(void)
 {
-    if (api_pid > 0)
-        ts_stop(api_pid, SIGTERM, 10000);
+    ts_api_stop(&api);
     if (conn && mq_conn_is_open(conn)) {
         struct wr_error err;
         (void)mq_delete_queue(conn, queue, &err);
@@ -246,7 +146,7 @@ static void teardown(void)
 
 START_TEST(accepted_order_is_on_the_queue_with_properties_and_headers)
 {
-    struct reply r;
+    struct ts_http_reply r = {0};
     char auth[] = "Authorization: Bearer shop-a-key";
     char trace[] = "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const char *headers[] = {"Content-Type: application/json; charset=utf-8", auth, trace, NULL};
@@ -282,31 +182,34 @@ START_TEST(accepted_order_is_on_the_queue_with_properties_and_headers)
     json_t *sent = json_loads(good_body, 0, NULL);
     const char *key;
     json_t *value;
-    json_object_foreach(sent, key, value) {
+    json_object_foreach(sent, key, value)
+    {
         ck_assert_msg(json_equal(value, json_object_get(placed, key)), "field %s changed", key);
     }
     json_decref(sent);
     json_decref(placed);
     json_decref(answer);
     mq_delivery_free(d);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 START_TEST(generated_traceparent_is_returned_and_sent)
 {
-    struct reply r;
+    struct ts_http_reply r = {0};
     post_order("shop-a-key", NULL, good_body, &r);
     ck_assert_int_eq(r.status, 202);
     ck_assert_int_eq(strlen(r.traceparent), 55);
     struct mq_delivery *d = next_message();
     ck_assert_str_eq(mq_delivery_header(d, "traceparent")->string, r.traceparent);
     mq_delivery_free(d);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 START_TEST(authentication_and_routing_errors)
 {
-    struct reply r;
+    struct ts_http_reply r = {0};
     post_order(NULL, NULL, good_body, &r);
     assert_error(&r, 401, "unauthorized", "Authorization");
     post_order("wrong-key", NULL, good_body, &r);
@@ -326,6 +229,7 @@ START_TEST(authentication_and_routing_errors)
                                          "status=\"401\"} 2"));
     ck_assert_ptr_nonnull(strstr(r.body, "warren_api_request_duration_seconds_bucket"));
     ck_assert_int_eq(depth(), 0);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
@@ -350,7 +254,7 @@ START_TEST(bad_bodies_get_4xx_and_publish_nothing)
          "\"currency\":\"EUR\",\"payment\":{\"method\":\"card\",\"token\":\"t\"}}",
          0, "unknown_field", "items[0].price"},
     };
-    struct reply r;
+    struct ts_http_reply r = {0};
     char auth[] = "Authorization: Bearer shop-a-key";
     const char *headers[] = {"Content-Type: application/json", auth, NULL};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -379,12 +283,13 @@ START_TEST(bad_bodies_get_4xx_and_publish_nothing)
     post_order("shop-a-key", "bad\x01key", good_body, &r);
     assert_error(&r, 400, "invalid_header", "Idempotency-Key");
     ck_assert_int_eq(depth(), 0);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 START_TEST(idempotency_key_replays_conflicts_and_mismatches)
 {
-    struct reply first, again, other, reordered;
+    struct ts_http_reply first = {0}, again = {0}, other = {0}, reordered = {0};
     char key[64];
     ts_unique_name("idem", key, sizeof key);
     post_order("shop-a-key", key, good_body, &first);
@@ -412,39 +317,43 @@ START_TEST(idempotency_key_replays_conflicts_and_mismatches)
     ck_assert_str_eq(json_string_value(json_object_get(placed, "idempotency_key")), key);
     json_decref(placed);
     mq_delivery_free(d);
+    ts_http_reply_free(&first);
+    ts_http_reply_free(&again);
+    ts_http_reply_free(&other);
+    ts_http_reply_free(&reordered);
 }
 END_TEST
 
 START_TEST(key_in_flight_elsewhere_gives_409)
 {
     /* another API process holds the key (claimed, not answered) */
-    char url[256], key[64];
+    char key[64];
     struct wr_error err;
     struct api_idem_result claim;
     ts_unique_name("held", key, sizeof key);
-    struct db_conn *db = db_open(ts_db_url("api", url, sizeof url), &err);
-    ck_assert_msg(db != NULL, "%s", err.message);
+    struct db_conn *db = ts_db("api");
     json_t *value = json_loads(good_body, 0, NULL);
     char *canonical = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
     char hash[65];
     api_sha256_hex(canonical, strlen(canonical), hash);
-    ck_assert_int_eq(api_idem_claim(db, "shop-a", key, hash,
-                                    "12345678-1234-4234-8234-123456789012", 60, &claim, &err),
+    ck_assert_int_eq(api_idem_claim(db, "shop-a", key, hash, "12345678-1234-4234-8234-123456789012",
+                                    60, &claim, &err),
                      WR_OK);
     ck_assert_int_eq(claim.claim, API_IDEM_NEW);
-    struct reply r;
+    struct ts_http_reply r = {0};
     post_order("shop-a-key", key, good_body, &r);
     assert_error(&r, 409, "request_in_progress", "Idempotency-Key");
     ck_assert_int_eq(depth(), 0);
     free(canonical);
     json_decref(value);
     db_close(db);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 struct racer {
     char key[64];
-    struct reply reply;
+    struct ts_http_reply reply;
 };
 
 static void *race(void *arg)
@@ -457,7 +366,7 @@ static void *race(void *arg)
 START_TEST(concurrent_duplicates_yield_one_message)
 {
     enum { RACERS = 16 };
-    struct racer racers[RACERS];
+    struct racer racers[RACERS] = {0};
     pthread_t threads[RACERS];
     char key[64];
     ts_unique_name("race", key, sizeof key);
@@ -479,17 +388,20 @@ START_TEST(concurrent_duplicates_yield_one_message)
         }
     }
     ck_assert_int_ge(accepted, 1);
-    struct reply after;
+    struct ts_http_reply after = {0};
     post_order("shop-a-key", key, good_body, &after);
     ck_assert_int_eq(after.status, 202);
     ck_assert_str_eq(after.body, order_body);
     ck_assert_int_eq(depth(), 1);
+    ts_http_reply_free(&after);
+    for (int i = 0; i < RACERS; i++)
+        ts_http_reply_free(&racers[i].reply);
 }
 END_TEST
 
 START_TEST(rate_limit_answers_429_with_retry_after)
 {
-    struct reply r;
+    struct ts_http_reply r = {0};
     int limited = 0;
     for (int i = 0; i < 4; i++) {
         post_order("limited-key", NULL, good_body, &r);
@@ -503,6 +415,7 @@ START_TEST(rate_limit_answers_429_with_retry_after)
     }
     ck_assert_int_eq(limited, 2);
     ck_assert_int_eq(depth(), 2);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
@@ -511,7 +424,7 @@ START_TEST(unroutable_order_is_503_not_202)
     struct wr_error err;
     /* no queue bound: the mandatory publish is returned */
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
-    struct reply r;
+    struct ts_http_reply r = {0};
     post_order("shop-a-key", NULL, good_body, &r);
     assert_error(&r, 503, "unavailable", NULL);
     ck_assert_str_eq(r.retry_after, "1");
@@ -519,12 +432,13 @@ START_TEST(unroutable_order_is_503_not_202)
     post_order("shop-a-key", NULL, good_body, &r);
     ck_assert_int_eq(r.status, 202);
     ck_assert_int_eq(depth(), 1);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 START_TEST(broker_down_gives_503_then_recovers_without_restart)
 {
-    struct reply r;
+    struct ts_http_reply r = {0};
     post_order("shop-a-key", NULL, good_body, &r);
     ck_assert_int_eq(r.status, 202);
     mq_conn_close(conn);
@@ -538,22 +452,19 @@ START_TEST(broker_down_gives_503_then_recovers_without_restart)
     http("GET", "/readyz", NULL, NULL, 0, &r);
     ck_assert_int_eq(r.status, 503);
     ck_assert_int_eq(ts_run("scripts/stack start rabbitmq >/dev/null"), 0);
-    conn = connect_broker();
-    char ready[128];
-    snprintf(ready, sizeof ready, "%s/readyz", base_url);
-    ck_assert_msg(ts_http_wait(ready, 30000) == 0, "API did not reconnect");
+    conn = ts_broker_connect("warren-api-test");
+    ts_api_wait_ready(&api, 30000);
     post_order("shop-a-key", NULL, good_body, &r);
     ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
     /* the quorum queue kept the first order; the 503s published nothing */
     ck_assert_int_eq(depth(), 2);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
 START_TEST(sigterm_exits_cleanly)
 {
-    int status = ts_stop(api_pid, SIGTERM, 10000);
-    api_pid = 0;
-    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(ts_api_stop(&api), 0);
 }
 END_TEST
 
@@ -580,11 +491,12 @@ static void teardown_tls(void)
 
 START_TEST(https_serves_orders_with_the_configured_certificate)
 {
-    ck_assert_int_eq(strncmp(base_url, "https://", 8), 0);
-    struct reply r;
+    ck_assert_int_eq(strncmp(api.base_url, "https://", 8), 0);
+    struct ts_http_reply r = {0};
     post_order("shop-a-key", NULL, good_body, &r);
     ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
     ck_assert_int_eq(depth(), 1);
+    ts_http_reply_free(&r);
 }
 END_TEST
 
@@ -612,10 +524,7 @@ int main(void)
     tcase_add_checked_fixture(tls, setup_tls, teardown_tls);
     tcase_add_test(tls, https_serves_orders_with_the_configured_certificate);
     suite_add_tcase(suite, tls);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int status = ts_run_suite(suite);
     curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return status;
 }

@@ -175,9 +175,5 @@ int main(void)
     tcase_add_test(tc, concurrent_claims_have_exactly_one_owner);
     tcase_add_test(tc, purge_keeps_recent_keys);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/broker.h"
 #include "tests/support/support.h"
 
 static char run_prefix[64];
@@ -16,31 +17,6 @@ const char *tb_name(const char *what, char *out, size_t out_size)
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s-%s", run_prefix, what);
     return ts_unique_name(prefix, out, out_size);
-}
-
-struct mq_conn *tb_connect(void)
-{
-    struct mq_conn_options options = {
-        .url = ts_broker_url(), .name = "warren-broker-test", .heartbeat_s = 30};
-    struct wr_error err;
-    struct mq_conn *conn = mq_conn_open(&options, &err);
-    ck_assert_msg(conn != NULL, "connect: %s", err.message);
-    return conn;
-}
-
-void tb_declare_queue(struct mq_conn *conn, const char *name, enum mq_queue_type type)
-{
-    struct mq_queue_spec spec = {.name = (char *)name, .type = type};
-    struct wr_error err;
-    ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
-}
-
-unsigned tb_queue_depth(struct mq_conn *conn, const char *queue)
-{
-    uint32_t messages = 0;
-    struct wr_error err;
-    ck_assert_msg(mq_queue_inspect(conn, queue, &messages, NULL, &err) == WR_OK, "%s", err.message);
-    return messages;
 }
 
 void tb_record_outcome(void *publish_ctx, wr_status result, const struct wr_error *detail,

@@ -1,5 +1,5 @@
-/* Shared helpers of broker/'s integration tests: connections to the local
- * stack, names unique to this test run, a recorder for publish outcomes,
+/* Helpers of broker/'s integration tests, on top of tests/support/: names
+ * unique to this test run, a recorder for publish outcomes, test messages,
  * and a sweep that deletes every queue and exchange the run created. */
 #ifndef WARREN_TESTS_BROKER_HELPERS_H
 #define WARREN_TESTS_BROKER_HELPERS_H
@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "broker/broker.h"
+#include "tests/support/broker.h"
 
 /* Unchecked fixture (runs in the check parent): fixes the run's name
  * prefix, and at teardown deletes whatever carries it. */
@@ -15,15 +16,6 @@ void tb_teardown(void);
 
 /* A name "<run prefix>-<what>-<pid>-<n>" for a queue or exchange. */
 const char *tb_name(const char *what, char *out, size_t out_size);
-
-/* Opens a connection to the stack's broker; fails the test on error. */
-struct mq_conn *tb_connect(void);
-
-/* Declares a durable queue of the given type with no other arguments. */
-void tb_declare_queue(struct mq_conn *conn, const char *name, enum mq_queue_type type);
-
-/* Ready messages of queue (passive declare: exact). */
-unsigned tb_queue_depth(struct mq_conn *conn, const char *queue);
 
 /* Publish outcomes, indexed by the publish_ctx (an index cast to a pointer). */
 #define TB_MAX_OUTCOMES 8192

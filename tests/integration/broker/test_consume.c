@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "tests/integration/broker/helpers.h"
+#include "tests/support/support.h"
 
 /* Publishes count confirmed messages "m-<i>" to queue. */
 static void fill(struct mq_conn *conn, const char *queue, size_t count)
@@ -83,9 +84,9 @@ START_TEST(test_prefetch_nack_ack)
     enum { COUNT = 20, PREFETCH = 5 };
     char queue[128];
     tb_name("prefetch", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     fill(conn, queue, COUNT);
     struct mq_consumer *consumer = consume(cconn, queue, PREFETCH);
 
@@ -96,7 +97,7 @@ START_TEST(test_prefetch_nack_ack)
         ck_assert(!held[i]->redelivered);
     }
     expect_nothing(consumer, 700);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), COUNT - PREFETCH);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), COUNT - PREFETCH);
 
     /* nack with requeue: that very message comes back, marked redelivered */
     char first_id[64];
@@ -142,9 +143,9 @@ START_TEST(test_cancel_keeps_held_messages_ackable)
 {
     char queue[128];
     tb_name("cancel", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
     fill(conn, queue, 4);
     struct mq_consumer *consumer = consume(cconn, queue, 2);
     struct mq_delivery *a = next(consumer);
@@ -156,13 +157,13 @@ START_TEST(test_cancel_keeps_held_messages_ackable)
     /* a quorum queue drops a cancelled consumer once it holds nothing */
     ck_assert_uint_eq(consumers_after(conn, queue, 0), 0);
     expect_nothing(consumer, 300); /* no new deliveries after cancel */
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 2);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 2);
 
     /* resume consumes again on the same channel */
     ck_assert_int_eq(mq_consumer_resume(consumer, &err), WR_OK);
     ack(consumer, next(consumer));
     ack(consumer, next(consumer));
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
     mq_consumer_destroy(consumer);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     mq_conn_close(cconn);
@@ -174,9 +175,9 @@ START_TEST(test_deleted_queue_is_reported)
 {
     char queue[128];
     tb_name("deleted", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     struct mq_consumer *consumer = consume(cconn, queue, 1);
     struct wr_error err;
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
@@ -198,9 +199,9 @@ START_TEST(test_stale_delivery_tag_is_refused)
 {
     char queue[128];
     tb_name("stale", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     fill(conn, queue, 1);
     struct mq_consumer *consumer = consume(cconn, queue, 1);
     struct mq_delivery *d = next(consumer);
@@ -217,7 +218,7 @@ START_TEST(test_stale_delivery_tag_is_refused)
     d = next(consumer);
     ck_assert(d->redelivered);
     ack(consumer, d);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
     mq_consumer_destroy(consumer);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     mq_conn_close(cconn);
@@ -233,9 +234,9 @@ START_TEST(test_queued_deliveries_of_a_closed_channel_are_dropped)
     enum { COUNT = 3 };
     char queue[128];
     tb_name("queued", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     fill(conn, queue, COUNT);
     struct mq_consumer *consumer = consume(cconn, queue, COUNT);
     nanosleep(&(struct timespec){.tv_nsec = 300000000}, NULL); /* deliveries reach the socket */
@@ -251,7 +252,7 @@ START_TEST(test_queued_deliveries_of_a_closed_channel_are_dropped)
     }
     expect_nothing(consumer, 300);
     ck_assert(mq_conn_is_open(cconn));
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
     mq_consumer_destroy(consumer);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     mq_conn_close(cconn);
@@ -275,9 +276,5 @@ static Suite *consume_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(consume_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(consume_suite());
 }

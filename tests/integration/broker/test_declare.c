@@ -15,7 +15,7 @@ START_TEST(test_redeclare_with_other_arguments)
 {
     char queue[128];
     tb_name("args", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct wr_error err;
     struct mq_queue_spec spec = {.name = queue, .type = MQ_QUEUE_CLASSIC, .message_ttl_ms = 60000};
     ck_assert_int_eq(mq_declare_queue(conn, &spec, &err), WR_OK);
@@ -51,13 +51,13 @@ START_TEST(test_inspect_missing_and_delete_twice)
     char queue[128], exchange[128];
     tb_name("gone", queue, sizeof queue);
     tb_name("gonex", exchange, sizeof exchange);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct wr_error err;
     ck_assert_int_eq(mq_queue_inspect(conn, queue, NULL, NULL, &err), WR_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(err.message, queue));
     ck_assert(mq_conn_is_open(conn));
-    tb_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
     ck_assert_int_eq(mq_purge_queue(conn, queue, &err), WR_OK);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK); /* missing is fine */
@@ -138,7 +138,7 @@ static void declare_live_objects(struct mq_conn *conn, struct live_names *n)
                               .overflow = MQ_OVERFLOW_REJECT_PUBLISH,
                               .max_length = 1000};
     ck_assert_msg(mq_declare_queue(conn, &q, &err) == WR_OK, "%s", err.message);
-    tb_declare_queue(conn, n->classic, MQ_QUEUE_CLASSIC);
+    ts_declare_queue(conn, n->classic, MQ_QUEUE_CLASSIC);
     struct mq_binding_spec b = {
         .exchange = n->exchange, .queue = n->quorum, .routing_key = "payment.*"};
     ck_assert_int_eq(mq_bind_queue(conn, &b, &err), WR_OK);
@@ -189,7 +189,7 @@ START_TEST(test_live_state_decodes_arguments)
     tb_name("liveq", n.quorum, sizeof n.quorum);
     tb_name("livec", n.classic, sizeof n.classic);
     tb_name("livef", n.foreign, sizeof n.foreign);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     declare_live_objects(conn, &n);
     struct mq_live_state live;
     struct wr_error err;
@@ -272,9 +272,5 @@ static Suite *declare_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(declare_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(declare_suite());
 }

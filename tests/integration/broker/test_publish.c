@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tests/integration/broker/helpers.h"
+#include "tests/support/support.h"
 
 static struct mq_publisher *new_publisher(struct mq_conn *conn, size_t max_in_flight,
                                           struct tb_outcomes *outcomes)
@@ -85,9 +86,9 @@ static void round_trip(enum mq_queue_type type)
 {
     char queue[128];
     tb_name("roundtrip", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    struct mq_conn *cconn = tb_connect();
-    tb_declare_queue(conn, queue, type);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, type);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
 
@@ -130,7 +131,7 @@ static void round_trip(enum mq_queue_type type)
     check_bare_delivery(d);
     ck_assert_int_eq(mq_ack(consumer, d->delivery_tag, &err), WR_OK);
     mq_delivery_free(d);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 0);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
 
     mq_consumer_destroy(consumer);
     mq_publisher_destroy(pub);
@@ -157,8 +158,8 @@ START_TEST(test_many_in_flight)
     enum { COUNT = 5000, WINDOW = 256 };
     char queue[128];
     tb_name("many", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
-    tb_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher *pub = new_publisher(conn, WINDOW, outcomes);
     size_t max_seen = 0;
@@ -178,7 +179,7 @@ START_TEST(test_many_in_flight)
         ck_assert_uint_eq(outcomes->calls[i], 1);
         ck_assert_int_eq(outcomes->status[i], WR_OK);
     }
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), COUNT);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), COUNT);
     mq_publisher_destroy(pub);
     ck_assert_uint_eq(outcomes->total_calls, COUNT); /* destroy had nothing left to fail */
     struct wr_error err;
@@ -195,9 +196,9 @@ START_TEST(test_unroutable_in_a_batch)
     tb_name("routed", queue, sizeof queue);
     tb_name("x", exchange, sizeof exchange);
     tb_name("nosuchqueue", missing_queue, sizeof missing_queue);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct wr_error err;
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     struct mq_exchange_spec x = {.name = exchange, .type = MQ_EXCHANGE_DIRECT};
     ck_assert_int_eq(mq_declare_exchange(conn, &x, &err), WR_OK);
     struct mq_binding_spec b = {.exchange = exchange, .queue = queue, .routing_key = "good"};
@@ -221,7 +222,7 @@ START_TEST(test_unroutable_in_a_batch)
                       wr_status_str(outcomes->status[i]), outcomes->message[i]);
     }
     ck_assert_ptr_nonnull(strstr(outcomes->message[1], "NO_ROUTE"));
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), COUNT / 2);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), COUNT / 2);
     mq_publisher_destroy(pub);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     ck_assert_int_eq(mq_delete_exchange(conn, exchange, &err), WR_OK);
@@ -239,7 +240,7 @@ static void nack_when_full(enum mq_queue_type type, unsigned accepted_max)
     enum { COUNT = 4 };
     char queue[128];
     tb_name("full", queue, sizeof queue);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct wr_error err;
     struct mq_queue_spec spec = {
         .name = queue, .type = type, .max_length = 1, .overflow = MQ_OVERFLOW_REJECT_PUBLISH};
@@ -263,7 +264,7 @@ static void nack_when_full(enum mq_queue_type type, unsigned accepted_max)
     ck_assert_uint_ge(accepted, 1);
     ck_assert_uint_le(accepted, accepted_max);
     ck_assert_int_eq(outcomes->status[COUNT - 1], WR_ERR_NACK);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), accepted);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), accepted);
     mq_publisher_destroy(pub);
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     mq_conn_close(conn);
@@ -287,9 +288,9 @@ START_TEST(test_missing_exchange_closes_channel)
     char queue[128], exchange[128];
     tb_name("after404", queue, sizeof queue);
     tb_name("missing", exchange, sizeof exchange);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct wr_error err;
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
 
@@ -309,7 +310,7 @@ START_TEST(test_missing_exchange_closes_channel)
     tb_publish(pub, &good, 1);
     flush(pub);
     ck_assert_int_eq(outcomes->status[1], WR_OK);
-    ck_assert_uint_eq(tb_queue_depth(conn, queue), 1);
+    ck_assert_uint_eq(ts_queue_depth(conn, queue), 1);
     ck_assert_uint_eq(outcomes->total_calls, 2);
 
     mq_publisher_destroy(pub);
@@ -321,7 +322,7 @@ END_TEST
 
 START_TEST(test_invalid_messages_are_refused)
 {
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
     struct wr_error err;
@@ -360,9 +361,5 @@ static Suite *publish_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(publish_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(publish_suite());
 }

@@ -44,9 +44,9 @@ struct link {
 
 static void open_link(struct link *l, const char *queue)
 {
-    l->pconn = tb_connect();
-    l->cconn = tb_connect();
-    tb_declare_queue(l->pconn, queue, MQ_QUEUE_QUORUM);
+    l->pconn = ts_broker_connect("warren-broker-test");
+    l->cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(l->pconn, queue, MQ_QUEUE_QUORUM);
     l->outcomes = calloc(1, sizeof *l->outcomes);
     struct mq_publisher_options options = {.on_confirm = tb_record_outcome, .user = l->outcomes};
     struct wr_error err;
@@ -138,7 +138,7 @@ START_TEST(test_reconnect_after_broker_restart)
     ck_assert_int_eq(mq_consumer_resume(l.consumer, &err), WR_OK);
     publish_and_consume(&l, queue, BURST + 1);
     close_link(&l);
-    struct mq_conn *conn = tb_connect();
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
     mq_conn_close(conn);
 }
@@ -161,7 +161,7 @@ START_TEST(test_heartbeats_keep_a_polling_connection)
     struct wr_error err;
     struct mq_conn *conn = mq_conn_open(&options, &err);
     ck_assert_msg(conn != NULL, "%s", err.message);
-    tb_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
+    ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
     struct mq_publisher_options popt = {.on_confirm = tb_record_outcome, .user = outcomes};
     struct mq_publisher *pub = mq_publisher_create(conn, &popt, &err);
@@ -178,7 +178,7 @@ START_TEST(test_heartbeats_keep_a_polling_connection)
     ck_assert(!mq_conn_is_open(conn));
     mq_publisher_destroy(pub);
     mq_conn_close(conn);
-    struct mq_conn *admin = tb_connect();
+    struct mq_conn *admin = ts_broker_connect("warren-broker-test");
     ck_assert_int_eq(mq_delete_queue(admin, queue, &err), WR_OK);
     mq_conn_close(admin);
     free(outcomes);
@@ -202,9 +202,5 @@ static Suite *reconnect_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(reconnect_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(reconnect_suite());
 }

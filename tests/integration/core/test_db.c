@@ -154,9 +154,5 @@ int main(void)
     tcase_add_test(tc, migrations_apply_once_even_when_raced);
     tcase_add_test(tc, bad_password_is_clear_and_secret_free);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite);
 }

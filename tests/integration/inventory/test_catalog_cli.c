@@ -3,12 +3,14 @@
  * reported as FILE:LINE and nothing imported), list as a table and as
  * JSON, show, set-stock, and the exit codes 0, 1 and 2. */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/integration/inventory/harness.h"
+#include "tests/support/ctl.h"
+#include "tests/support/support.h"
 #include "tests/support/support.h"
 
 static char prefix[48];
@@ -22,10 +24,10 @@ static void setup(void)
 }
 
 /* Runs warrenctl with up to four arguments (NULL-terminated). */
-static void ctl(struct ih_run *run, const char *a, const char *b, const char *c, const char *d)
+static void ctl(struct ts_ctl_run *run, const char *a, const char *b, const char *c, const char *d)
 {
     const char *const args[] = {a, b, c, d, NULL};
-    ih_warrenctl(run, args);
+    ts_ctl(run, args);
 }
 
 /* A CSV file whose SKU cells "@X" become "<prefix>-X". */
@@ -40,7 +42,7 @@ static void csv(const char *text, char *path, size_t size)
             expanded[o++] = *p;
     }
     expanded[o] = '\0';
-    ih_write_temp(expanded, ".csv", path, size);
+    ts_write_temp(expanded, ".csv", path, size);
 }
 
 static const char *sku(const char *tag, char *out, size_t size)
@@ -57,7 +59,7 @@ static void assert_contains(const char *text, const char *part)
 START_TEST(test_import_new_unchanged_updated)
 {
     char path[128], name[128];
-    struct ih_run run;
+    struct ts_ctl_run run;
     csv("sku,name,price,currency,stock\n"
         "@TEE,\"Tee, \"\"red\"\" M\",1299,EUR,100\r\n"
         "@MUG,Mug \xe2\x98\x95,899,EUR,0\n"
@@ -67,10 +69,10 @@ START_TEST(test_import_new_unchanged_updated)
     ctl(&run, "catalog", "import", path, NULL);
     ck_assert_msg(run.status == 0, "%s", run.err);
     assert_contains(run.out, "3 SKUs: 3 new, 0 updated, 0 unchanged");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     ctl(&run, "catalog", "import", path, NULL);
     assert_contains(run.out, "3 SKUs: 0 new, 0 updated, 3 unchanged");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     unlink(path);
     /* columns in another order; one SKU changed */
     csv("stock,currency,price,name,sku\n5,EUR,1299,\"Tee, \"\"red\"\" M\",@TEE\n", path,
@@ -78,7 +80,7 @@ START_TEST(test_import_new_unchanged_updated)
     ctl(&run, "catalog", "import", path, NULL);
     ck_assert_int_eq(run.status, 0);
     assert_contains(run.out, "1 SKU: 0 new, 1 updated, 0 unchanged");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     unlink(path);
     ctl(&run, "catalog", "show", sku("TEE", name, sizeof name), "--json");
     ck_assert_int_eq(run.status, 0);
@@ -89,14 +91,14 @@ START_TEST(test_import_new_unchanged_updated)
     ck_assert_str_eq(json_string_value(json_object_get(shown, "currency")), "EUR");
     ck_assert_int_eq(json_integer_value(json_object_get(shown, "reserved")), 0);
     json_decref(shown);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 }
 END_TEST
 
 START_TEST(test_import_reports_every_bad_row_and_imports_nothing)
 {
     char path[128], name[128], expected[256];
-    struct ih_run run;
+    struct ts_ctl_run run;
     csv("sku,name,price,currency,stock\n"
         "@GOOD,Good,100,EUR,1\n"
         "bad sku!,Name,100,EUR,5\n"
@@ -126,11 +128,11 @@ START_TEST(test_import_reports_every_bad_row_and_imports_nothing)
     }
     assert_contains(run.err, "nothing imported");
     ck_assert_str_eq(run.out, "");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     unlink(path);
     ctl(&run, "catalog", "show", sku("GOOD", name, sizeof name), NULL);
     ck_assert_int_eq(run.status, 1);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     /* a bad header stops at line 1 */
     csv("sku,title,price,currency\n@X,X,1,EUR,1\n", path, sizeof path);
     ctl(&run, "catalog", "import", path, NULL);
@@ -138,25 +140,25 @@ START_TEST(test_import_reports_every_bad_row_and_imports_nothing)
     snprintf(expected, sizeof expected, "%s:1: header: unknown column \"title\"", path);
     assert_contains(run.err, expected);
     assert_contains(run.err, "missing column \"stock\"");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     unlink(path);
     ctl(&run, "catalog", "import", "/nonexistent/catalog.csv", NULL);
     ck_assert_int_eq(run.status, 1);
     assert_contains(run.err, "/nonexistent/catalog.csv");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 }
 END_TEST
 
 START_TEST(test_list_show_set_stock)
 {
     char path[128], name[128];
-    struct ih_run run;
+    struct ts_ctl_run run;
     csv("sku,name,price,currency,stock\n@L1,Long name \xc3\xa9\xc3\xa9,1299,EUR,12\n"
         "@L2,Yen thing,500,JPY,3\n",
         path, sizeof path);
     ctl(&run, "catalog", "import", path, NULL);
     ck_assert_int_eq(run.status, 0);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     unlink(path);
 
     ctl(&run, "catalog", "list", NULL, NULL);
@@ -166,7 +168,7 @@ START_TEST(test_list_show_set_stock)
     assert_contains(run.out, sku("L1", name, sizeof name));
     assert_contains(run.out, "12.99 EUR");
     assert_contains(run.out, "500 JPY");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 
     ctl(&run, "catalog", "list", "--json", NULL);
     ck_assert_int_eq(run.status, 0);
@@ -184,23 +186,23 @@ START_TEST(test_list_show_set_stock)
     }
     ck_assert_int_eq(found, 1);
     json_decref(all);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 
     ctl(&run, "catalog", "show", name, NULL);
     ck_assert_int_eq(run.status, 0);
     assert_contains(run.out, "12.99 EUR (1299 minor units)");
     assert_contains(run.out, "12 available");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 
     ctl(&run, "catalog", "set-stock", name, "40");
     ck_assert_int_eq(run.status, 0);
     assert_contains(run.out, "stock 12 -> 40");
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     ctl(&run, "catalog", "show", name, "--json");
     json_t *shown = json_loads(run.out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(shown, "stock")), 40);
     json_decref(shown);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
 }
 END_TEST
 
@@ -229,14 +231,14 @@ START_TEST(test_exit_codes)
         {{"--help", NULL}, 0, "catalog import"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct ih_run run;
-        ih_warrenctl(&run, cases[i].args);
+        struct ts_ctl_run run;
+        ts_ctl(&run, cases[i].args);
         ck_assert_msg(run.status == cases[i].status, "case %zu (%s %s): exit %d, want %d\n%s%s", i,
                       cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "", run.status,
                       cases[i].status, run.out, run.err);
         ck_assert_msg(strstr(run.out, cases[i].stream_has) || strstr(run.err, cases[i].stream_has),
                       "case %zu: '%s' not in\n%s%s", i, cases[i].stream_has, run.out, run.err);
-        ih_run_free(&run);
+        ts_ctl_free(&run);
     }
 }
 END_TEST
@@ -256,9 +258,5 @@ static Suite *catalog_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(catalog_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(catalog_suite());
 }

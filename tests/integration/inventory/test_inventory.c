@@ -9,29 +9,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "tests/integration/inventory/harness.h"
+#include "tests/support/broker.h"
+#include "tests/support/ctl.h"
+#include "tests/support/db.h"
+#include "tests/support/programs.h"
+#include "tests/support/support.h"
+#include "tests/support/world.h"
 
-static struct ih_world world;
+static struct ts_world world;
 static pid_t workers[2];
 static unsigned consumers; /* on the world's queue once setup is done */
 
 static void setup(void)
 {
     static const char *const answers[] = {"inventory.reserved", "inventory.rejected", NULL};
-    ih_world_create(&world, "inventory", answers);
-    workers[0] = ih_start_worker(&world, "inventory");
-    workers[1] = ih_start_worker(&world, "inventory");
-    consumers = ih_wait_consumers(&world, 2);
+    ts_world_create(&world, "inventory", answers);
+    workers[0] = ts_worker_start(&world, "inventory", NULL);
+    workers[1] = ts_worker_start(&world, "inventory", NULL);
+    consumers = ts_wait_consumers(world.queue, 2);
 }
 
 /* Stops both workers (each must finish cleanly: exit 0, no sanitizer
  * report) and removes the world before asserting. */
 static void teardown(void)
 {
-    int first = ih_stop_worker(workers[0]), second = ih_stop_worker(workers[1]);
-    ih_world_destroy(&world);
+    int first = ts_worker_stop(workers[0]), second = ts_worker_stop(workers[1]);
+    ts_world_destroy(&world);
     ck_assert_int_eq(first, 0);
     ck_assert_int_eq(second, 0);
 }
@@ -48,23 +52,17 @@ static const char *sku(const char *tag, char *out, size_t size)
 /* Imports rows "TAG,name,price,currency,stock\n..." with TAG turned into sku(TAG). */
 static void import(const char *const *rows)
 {
-    char text[4096] = "sku,name,price,currency,stock\n", path[128];
+    char text[4096] = "sku,name,price,currency,stock\n";
     size_t used = strlen(text);
     for (size_t i = 0; rows[i]; i++)
         used += (size_t)snprintf(text + used, sizeof text - used, "%s-%s\n", world.prefix, rows[i]);
-    ih_write_temp(text, ".csv", path, sizeof path);
-    const char *const args[] = {"catalog", "import", path, NULL};
-    struct ih_run run;
-    ih_warrenctl(&run, args);
-    ck_assert_msg(run.status == 0, "import: %s%s", run.out, run.err);
-    ih_run_free(&run);
-    unlink(path);
+    ts_ctl_catalog_import(text);
 }
 
 static long stock(struct db_conn *db, const char *tag)
 {
     char name[128];
-    return ih_db_number(db, "SELECT stock FROM catalog WHERE sku = $1", sku(tag, name, sizeof name),
+    return ts_db_number(db, "SELECT stock FROM catalog WHERE sku = $1", sku(tag, name, sizeof name),
                         NULL);
 }
 
@@ -84,13 +82,13 @@ static json_t *items2(const char *tag1, int q1, const char *tag2, int q2)
 /* Publishes inventory.reserve for a new order; returns the answer. */
 static json_t *reserve(char order_id[37], const char *currency, json_t *items)
 {
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     json_t *body =
         json_pack("{s:s, s:s, s:o}", "order_id", order_id, "currency", currency, "items", items);
-    ih_publish(&world, "inventory.reserve", order_id, "it-shop", body);
-    ih_flush();
+    ts_publish(world.prefix, "inventory.reserve", order_id, "it-shop", body);
+    ts_publish_flush();
     json_decref(body);
-    json_t *answer = ih_next_answer(&world, 15000);
+    json_t *answer = ts_next_message(world.reader, 15000);
     ck_assert_msg(answer != NULL, "no answer to inventory.reserve");
     ck_assert_str_eq(json_string_value(json_object_get(answer, "order_id")), order_id);
     return answer;
@@ -100,8 +98,8 @@ static json_t *reserve(char order_id[37], const char *currency, json_t *items)
 static void settle(const char *type, const char *order_id)
 {
     json_t *body = json_pack("{s:s, s:s}", "order_id", order_id, "status", "whatever");
-    ih_publish(&world, type, order_id, "it-shop", body);
-    ih_flush();
+    ts_publish(world.prefix, type, order_id, "it-shop", body);
+    ts_publish_flush();
     json_decref(body);
 }
 
@@ -127,7 +125,7 @@ START_TEST(test_reserve_prices_lines_and_takes_stock)
 {
     static const char *const rows[] = {"TEE,\"Tee, red\",1299,EUR,100", "MUG,Mug,500,EUR,10", NULL};
     char order_id[37], name[128];
-    struct db_conn *db = ih_db("inventory");
+    struct db_conn *db = ts_db("inventory");
     ck_assert_uint_eq(consumers, 2); /* both workers started */
     import(rows);
     json_t *answer = reserve(order_id, "EUR", items2("TEE", 2, "MUG", 3));
@@ -144,20 +142,20 @@ START_TEST(test_reserve_prices_lines_and_takes_stock)
     ck_assert_int_eq(json_integer_value(json_object_get(tee, "line_total")), 2598);
     ck_assert_int_eq(stock(db, "TEE"), 98);
     ck_assert_int_eq(stock(db, "MUG"), 7);
-    ck_assert_int_eq(ih_db_number(db, reservation_status, order_id, NULL), 1);
+    ck_assert_int_eq(ts_db_number(db, reservation_status, order_id, NULL), 1);
 
     /* catalog show counts the open reservation */
     const char *const show[] = {"catalog", "show", sku("MUG", name, sizeof name), "--json", NULL};
-    struct ih_run run;
-    ih_warrenctl(&run, show);
+    struct ts_ctl_run run;
+    ts_ctl(&run, show);
     ck_assert_int_eq(run.status, 0);
     json_t *shown = json_loads(run.out, 0, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(shown, "stock")), 7);
     ck_assert_int_eq(json_integer_value(json_object_get(shown, "reserved")), 3);
     json_decref(shown);
-    ih_run_free(&run);
+    ts_ctl_free(&run);
     json_decref(answer);
-    ih_disconnect();
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -167,7 +165,7 @@ START_TEST(test_rejections_change_no_stock)
     static const char *const rows[] = {"A,Alpha,100,EUR,5", "ZERO,Sold out,100,EUR,0",
                                        "US,Dollar item,100,USD,5", NULL};
     char order_id[37];
-    struct db_conn *db = ih_db("inventory");
+    struct db_conn *db = ts_db("inventory");
     import(rows);
     /* unknown SKU after a good line */
     assert_rejected(reserve(order_id, "EUR", items2("A", 1, "NOPE", 1)), "unknown sku: ", "NOPE",
@@ -184,9 +182,9 @@ START_TEST(test_rejections_change_no_stock)
     ck_assert_int_eq(stock(db, "ZERO"), 0);
     ck_assert_int_eq(stock(db, "US"), 5);
     ck_assert_int_eq(
-        ih_db_number(db, "SELECT count(*) FROM reservations WHERE order_id = $1", order_id, NULL),
+        ts_db_number(db, "SELECT count(*) FROM reservations WHERE order_id = $1", order_id, NULL),
         0);
-    ih_disconnect();
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -195,19 +193,19 @@ START_TEST(test_release_gives_stock_back_once)
 {
     static const char *const rows[] = {"B,Beta,250,EUR,10", "C,Gamma,100,EUR,3", NULL};
     char order_id[37];
-    struct db_conn *db = ih_db("inventory");
+    struct db_conn *db = ts_db("inventory");
     import(rows);
     json_decref(reserve(order_id, "EUR", items2("B", 4, "C", 3)));
     ck_assert_int_eq(stock(db, "B"), 6);
     ck_assert_int_eq(stock(db, "C"), 0);
     settle("inventory.release", order_id);
     settle("inventory.release", order_id); /* a duplicate */
-    ck_assert_int_eq(ih_db_wait(db, reservation_status, order_id, NULL, 3, 10000), 3);
-    ih_sleep_ms(500); /* time for a wrong second release to land */
+    ck_assert_int_eq(ts_db_wait(db, reservation_status, order_id, NULL, 3, 10000), 3);
+    ts_sleep_ms(500); /* time for a wrong second release to land */
     ck_assert_int_eq(stock(db, "B"), 10);
     ck_assert_int_eq(stock(db, "C"), 3);
-    ck_assert_uint_eq(ih_depth(world.queue), 0);
-    ih_disconnect();
+    ck_assert_uint_eq(ts_depth(world.queue), 0);
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -216,18 +214,18 @@ START_TEST(test_commit_keeps_stock_taken)
 {
     static const char *const rows[] = {"D,Delta,700,EUR,4", NULL};
     char order_id[37];
-    struct db_conn *db = ih_db("inventory");
+    struct db_conn *db = ts_db("inventory");
     import(rows);
     json_decref(reserve(order_id, "EUR", items1("D", 3)));
     settle("inventory.commit", order_id);
-    ck_assert_int_eq(ih_db_wait(db, reservation_status, order_id, NULL, 2, 10000), 2);
+    ck_assert_int_eq(ts_db_wait(db, reservation_status, order_id, NULL, 2, 10000), 2);
     ck_assert_int_eq(stock(db, "D"), 1);
     /* a release after the commit (out of order, or a stray replay) gives nothing back */
     settle("inventory.release", order_id);
-    ih_sleep_ms(500);
-    ck_assert_int_eq(ih_db_number(db, reservation_status, order_id, NULL), 2);
+    ts_sleep_ms(500);
+    ck_assert_int_eq(ts_db_number(db, reservation_status, order_id, NULL), 2);
     ck_assert_int_eq(stock(db, "D"), 1);
-    ih_disconnect();
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -235,18 +233,16 @@ END_TEST
 START_TEST(test_bad_message_is_dead_lettered)
 {
     char order_id[37], dead[128];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     json_t *body = json_pack("{s:s, s:s, s:[{s:s, s:i}]}", "order_id", order_id, "currency", "EUR",
                              "items", "sku", "X", "quantity", 0);
-    ih_publish(&world, "inventory.reserve", order_id, "it-shop", body);
-    ih_flush();
+    ts_publish(world.prefix, "inventory.reserve", order_id, "it-shop", body);
+    ts_publish_flush();
     json_decref(body);
     snprintf(dead, sizeof dead, "%s.dead", world.queue);
-    for (int waited = 0; ih_depth(dead) == 0 && waited < 10000; waited += 100)
-        ih_sleep_ms(100);
-    ck_assert_uint_eq(ih_depth(dead), 1);
-    ck_assert_ptr_null(ih_next_answer(&world, 300));
-    ih_disconnect();
+    ck_assert_uint_eq(ts_wait_depth(dead, 1, 10000), 1);
+    ck_assert_ptr_null(ts_next_message(world.reader, 300));
+    ts_broker_disconnect();
 }
 END_TEST
 
@@ -258,18 +254,18 @@ START_TEST(test_flash_sale_never_oversells)
     static const char *const rows[] = {"FLASH,Flash sneaker,5999,EUR,50", NULL};
     enum { ORDERS = 300, STOCK = 50 };
     char order_id[37], name[128];
-    struct db_conn *db = ih_db("inventory");
+    struct db_conn *db = ts_db("inventory");
     import(rows);
     for (int i = 0; i < ORDERS; i++) {
-        ih_uuid(order_id);
+        ts_uuid(order_id);
         json_t *body = json_pack("{s:s, s:s, s:o}", "order_id", order_id, "currency", "EUR",
                                  "items", items1("FLASH", 1));
-        ih_publish(&world, "inventory.reserve", order_id, "it-shop", body);
+        ts_publish(world.prefix, "inventory.reserve", order_id, "it-shop", body);
         json_decref(body);
     }
-    ih_flush();
+    ts_publish_flush();
     int reserved = 0, rejected = 0;
-    for (json_t *a; reserved + rejected < ORDERS && (a = ih_next_answer(&world, 20000));) {
+    for (json_t *a; reserved + rejected < ORDERS && (a = ts_next_message(world.reader, 20000));) {
         const char *type = json_string_value(json_object_get(a, "type"));
         reserved += strcmp(type, "inventory.reserved") == 0;
         rejected += strcmp(type, "inventory.rejected") == 0;
@@ -278,13 +274,13 @@ START_TEST(test_flash_sale_never_oversells)
     ck_assert_int_eq(reserved, STOCK);
     ck_assert_int_eq(rejected, ORDERS - STOCK);
     ck_assert_int_eq(stock(db, "FLASH"), 0);
-    ck_assert_int_eq(ih_db_number(db,
+    ck_assert_int_eq(ts_db_number(db,
                                   "SELECT sum((l->>'quantity')::int) FROM reservations,"
                                   " jsonb_array_elements(lines) l WHERE l->>'sku' = $1",
                                   sku("FLASH", name, sizeof name), NULL),
                      STOCK);
-    ck_assert_ptr_null(ih_next_answer(&world, 300));
-    ih_disconnect();
+    ck_assert_ptr_null(ts_next_message(world.reader, 300));
+    ts_broker_disconnect();
     db_close(db);
 }
 END_TEST
@@ -307,9 +303,5 @@ static Suite *inventory_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(inventory_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(inventory_suite());
 }

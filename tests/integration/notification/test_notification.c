@@ -7,63 +7,46 @@
  * never a second: duplicates, SMTP stopped then back, a worker killed
  * right after the SMTP server accepted, SMS failing while email worked. */
 #include <check.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "tests/integration/inventory/harness.h"
-#include "tests/stubs/stubs.h"
+#include "tests/support/broker.h"
+#include "tests/support/db.h"
+#include "tests/support/mail.h"
+#include "tests/support/programs.h"
+#include "tests/support/stubs.h"
 #include "tests/support/support.h"
 
 static const char phone[] = "+4915112345678";
-static struct ih_world world;
+static struct ts_world world;
 static struct db_conn *db;
 static char sms_gateway[64];
 static pid_t stub_pid;
 static time_t started_at;
 
-/* The sanitizer build's workers get tests/integration/notification/asan.supp
- * (a report inside libesmtp that is not ours; see that file). */
-static void suppress_libesmtp_report(void)
-{
-    const char *options = getenv("ASAN_OPTIONS");
-    char supp[512], value[2048];
-    if (options && strstr(options, "suppressions="))
-        return;
-    ts_source_path("tests/integration/notification/asan.supp", supp, sizeof supp);
-    snprintf(value, sizeof value, "%s%ssuppressions=%s", options ? options : "",
-             options && *options ? ":" : "", supp);
-    setenv("ASAN_OPTIONS", value, 1);
-}
-
 static void setup(void)
 {
-    char url[256];
-    stub_reap_tracked(); /* anything an earlier failed test left running */
+    ts_reap_tracked(); /* anything an earlier failed test left running */
     ck_assert_int_eq(ts_run("scripts/stack start smtp >/dev/null"), 0);
-    ih_world_create(&world, "notification", NULL);
-    setenv("WARREN_DATABASE_NOTIFICATION_URL", ts_db_url("notification", url, sizeof url), 1);
+    ts_world_create(&world, "notification", NULL);
     setenv("WARREN_LOG_LEVEL", "info", 1);
-    db = ih_db("notification");
-    stub_pid = stub_start("sms_gateway.py", NULL, sms_gateway, sizeof sms_gateway);
+    db = ts_db("notification");
+    stub_pid = ts_stub_start("sms_gateway.py", NULL, sms_gateway, sizeof sms_gateway);
     setenv("WARREN_SMS_GATEWAY_URL", sms_gateway, 1);
     setenv("WARREN_SMS_TIMEOUT", "2s", 1);
     setenv("WARREN_SMTP_TIMEOUT", "5s", 1);
-    suppress_libesmtp_report();
     started_at = time(NULL) - 1;
 }
 
 static void teardown(void)
 {
     ts_stop(stub_pid, SIGTERM, 5000);
-    ih_disconnect();
-    ih_world_destroy(&world);
+    ts_broker_disconnect();
+    ts_world_destroy(&world);
     db_close(db);
 }
 
@@ -71,46 +54,25 @@ static void teardown(void)
 static void restart_smtp(void)
 {
     (void)ts_run("scripts/stack start smtp >/dev/null");
-    stub_reap_tracked();
+    ts_reap_tracked();
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 static pid_t start_worker(const char *crash_at)
 {
-    if (crash_at)
-        setenv("WARREN_CRASH_AT", crash_at, 1);
-    pid_t pid = stub_track(ih_start_worker(&world, "notification"));
-    unsetenv("WARREN_CRASH_AT");
-    return pid;
+    return ts_worker_start(&world, "notification", crash_at);
 }
 
 static void stop_worker(pid_t pid)
 {
-    ck_assert_int_eq(ih_stop_worker(pid), 0);
-}
-
-static void sleep_ms(int ms)
-{
-    ih_sleep_ms(ms);
-}
-
-/* Waits up to timeout_ms for pid to exit by itself: its wait status, or -1. */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int wstatus;
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        if (waitpid(pid, &wstatus, WNOHANG) == pid)
-            return wstatus;
-        sleep_ms(20);
-    }
-    return -1;
+    ck_assert_int_eq(ts_worker_stop(pid), 0);
 }
 
 static void send_summary(const char *type, const char *order_id, json_t *body)
 {
-    ih_publish(&world, type, order_id, "test-shop", body);
-    ih_flush();
+    ts_publish(world.prefix, type, order_id, "test-shop", body);
+    ts_publish_flush();
 }
 
 /* An order summary (docs/MESSAGES.md) for status, with notify channels. */
@@ -142,99 +104,40 @@ static void publish(const char *type, const char *order_id, const char *reason,
     json_decref(body);
 }
 
-/* The stack's maildir of received mail. */
-static const char *maildir(char *out, size_t size)
-{
-    const char *run = getenv("WARREN_RUN_DIR");
-    char base[512];
-    if (!run || !*run)
-        run = ts_source_path("run", base, sizeof base);
-    snprintf(out, size, "%s/smtp/maildir/new", run);
-    return out;
-}
-
-/* Reads a whole (small) file; caller frees. */
-static char *slurp(const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    char *text = calloc(1, 65537);
-    if (file && text)
-        (void)fread(text, 1, 65536, file);
-    if (file)
-        fclose(file);
-    return text;
-}
-
 /* Emails received since the test started that mention order_id; the last
  * one's text goes to *last (caller frees) when last is not NULL. */
 static int emails_for(const char *order_id, char **last)
 {
-    char dir[600], path[1200];
-    int count = 0;
-    DIR *d = opendir(maildir(dir, sizeof dir));
-    ck_assert_msg(d != NULL, "no maildir at %s", dir);
-    for (struct dirent *e; (e = readdir(d));) {
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == '.' || stat(path, &st) != 0 || st.st_mtime < started_at)
-            continue;
-        char *text = slurp(path);
-        if (text && strstr(text, order_id)) {
-            count++;
-            if (last) {
-                free(*last);
-                *last = text;
-                text = NULL;
-            }
-        }
-        free(text);
-    }
-    closedir(d);
-    return count;
+    return ts_mail_count(order_id, started_at, last);
 }
 
 /* Waits up to wait_ms for want emails, then settle_ms more for extras. */
 static int wait_emails(const char *order_id, int want, int wait_ms, int settle_ms)
 {
-    int count = emails_for(order_id, NULL);
-    for (int waited = 0; count < want && waited < wait_ms; waited += 100) {
-        sleep_ms(100);
-        count = emails_for(order_id, NULL);
-    }
-    sleep_ms(settle_ms);
-    return emails_for(order_id, NULL);
+    return ts_mail_wait(order_id, started_at, want, wait_ms, settle_ms);
 }
 
-/* SMS at the stub whose body mentions order_id; the last one's body into
- * last (last_size bytes) when last is not NULL. */
+/* SMS at the stub whose body mentions order_id, each to the customer's
+ * phone; the last one's body into last (last_size bytes) when last is not
+ * NULL. */
 static int sms_for(const char *order_id, char *last, size_t last_size)
 {
-    json_t *messages = stub_get(sms_gateway, "/_messages"), *m;
+    json_t *messages = ts_sms_messages(sms_gateway, order_id), *m;
     size_t i;
-    int count = 0;
     json_array_foreach(messages, i, m)
     {
-        const char *body = json_string_value(json_object_get(m, "body"));
-        if (!body || !strstr(body, order_id))
-            continue;
-        count++;
         ck_assert_str_eq(json_string_value(json_object_get(m, "to")), phone);
         if (last)
-            snprintf(last, last_size, "%s", body);
+            snprintf(last, last_size, "%s", json_string_value(json_object_get(m, "body")));
     }
+    int count = (int)json_array_size(messages);
     json_decref(messages);
     return count;
 }
 
 static int wait_sms(const char *order_id, int want, int wait_ms, int settle_ms)
 {
-    int count = sms_for(order_id, NULL, 0);
-    for (int waited = 0; count < want && waited < wait_ms; waited += 100) {
-        sleep_ms(100);
-        count = sms_for(order_id, NULL, 0);
-    }
-    sleep_ms(settle_ms);
-    return sms_for(order_id, NULL, 0);
+    return ts_sms_wait(sms_gateway, order_id, want, wait_ms, settle_ms);
 }
 
 /* A column of the (order, channel) marker row ("sends", "attempt", ...). */
@@ -243,7 +146,7 @@ static long marker(const char *column, const char *order_id, const char *channel
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT %s FROM notifications WHERE order_id = $1 AND channel = $2",
              column);
-    return ih_db_number(db, sql, order_id, channel);
+    return ts_db_number(db, sql, order_id, channel);
 }
 
 /* 1 when the (order, channel) marker is in state (a constant of this file). */
@@ -254,14 +157,7 @@ static int marker_is(const char *order_id, const char *channel, const char *stat
              "SELECT count(*) FROM notifications WHERE order_id = $1 AND channel = $2"
              " AND state = '%s'",
              state);
-    return (int)ih_db_number(db, sql, order_id, channel);
-}
-
-static unsigned depth_of(const char *suffix)
-{
-    char queue[160];
-    snprintf(queue, sizeof queue, "%s%s", world.queue, suffix);
-    return ih_depth(queue);
+    return (int)ts_db_number(db, sql, order_id, channel);
 }
 
 /* ---- tests -------------------------------------------------------------------- */
@@ -272,7 +168,7 @@ static const char *const email_only[] = {"email", NULL};
 START_TEST(confirmed_sends_one_email_and_one_sms)
 {
     char order_id[37], subject[128], message_id[128], sms[512];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t worker = start_worker(NULL);
     publish("order.confirmed", order_id, NULL, both);
     ck_assert_int_eq(wait_emails(order_id, 1, 10000, 0), 1);
@@ -296,7 +192,7 @@ START_TEST(confirmed_sends_one_email_and_one_sms)
     ck_assert_int_eq(sms_for(order_id, NULL, 0), 1);
     ck_assert_int_eq(marker_is(order_id, "email", "sent"), 1);
     ck_assert_int_eq(marker_is(order_id, "sms", "sent"), 1);
-    ck_assert_uint_eq(depth_of(""), 0);
+    ck_assert_uint_eq(ts_depth(world.queue), 0);
     stop_worker(worker);
 }
 END_TEST
@@ -304,8 +200,8 @@ END_TEST
 START_TEST(rejected_and_payment_failed_tell_the_reason)
 {
     char rejected[37], failed[37];
-    ih_uuid(rejected);
-    ih_uuid(failed);
+    ts_uuid(rejected);
+    ts_uuid(failed);
     pid_t worker = start_worker(NULL);
     publish("order.rejected", rejected, "out of stock: TEE-RED-M", NULL); /* notify: default */
     publish("order.payment_failed", failed, "Your card was declined.", email_only);
@@ -329,11 +225,11 @@ END_TEST
 START_TEST(smtp_down_is_retried_and_sent_once_it_is_back)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     ck_assert_int_eq(ts_run("scripts/stack stop smtp >/dev/null"), 0);
     pid_t worker = start_worker(NULL);
     publish("order.confirmed", order_id, NULL, email_only);
-    ck_assert_int_eq(ih_db_wait(db,
+    ck_assert_int_eq(ts_db_wait(db,
                                 "SELECT count(*) FROM notifications WHERE order_id = $1"
                                 " AND channel = $2 AND state = 'failed'",
                                 order_id, "email", 1, 10000),
@@ -350,10 +246,10 @@ END_TEST
 START_TEST(killed_after_email_never_sends_it_twice)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t doomed = start_worker("notification:after_email");
     publish("order.confirmed", order_id, NULL, both);
-    int wstatus = wait_exit(doomed, 15000);
+    int wstatus = ts_wait_exit(doomed, 15000);
     ck_assert_msg(wstatus != -1 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
                   "the worker did not die after the email");
     ck_assert_int_eq(wait_emails(order_id, 1, 5000, 0), 1);
@@ -361,7 +257,7 @@ START_TEST(killed_after_email_never_sends_it_twice)
     ck_assert_int_eq(wait_sms(order_id, 1, 10000, 1500), 1); /* the SMS still goes out */
     ck_assert_int_eq(emails_for(order_id, NULL), 1);         /* the email does not again */
     ck_assert_int_eq(marker_is(order_id, "email", "unknown"), 1);
-    ck_assert_uint_eq(depth_of(""), 0);
+    ck_assert_uint_eq(ts_depth(world.queue), 0);
     stop_worker(survivor);
 }
 END_TEST
@@ -369,9 +265,8 @@ END_TEST
 START_TEST(sms_failing_is_retried_without_resending_the_email)
 {
     char order_id[37];
-    ih_uuid(order_id);
-    ck_assert_int_eq(stub_post(sms_gateway, "/_control", "{\"mode\": \"fail500\", \"times\": 1}"),
-                     200);
+    ts_uuid(order_id);
+    ts_stub_control(sms_gateway, "{\"mode\": \"fail500\", \"times\": 1}");
     pid_t worker = start_worker(NULL);
     publish("order.confirmed", order_id, NULL, both);
     ck_assert_int_eq(wait_sms(order_id, 1, 15000, 1500), 1);
@@ -386,16 +281,16 @@ END_TEST
 START_TEST(sms_without_a_phone_is_dead_lettered_after_the_email)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t worker = start_worker(NULL);
     json_t *body = summary(order_id, "confirmed", NULL, both);
     json_object_del(json_object_get(body, "customer"), "phone");
     send_summary("order.confirmed", order_id, body);
     json_decref(body);
     ck_assert_int_eq(wait_emails(order_id, 1, 10000, 0), 1);
-    for (int waited = 0; depth_of(".dead") == 0 && waited < 5000; waited += 100)
-        sleep_ms(100);
-    ck_assert_uint_eq(depth_of(".dead"), 1);
+    char dead[160];
+    ts_world_queue(&world, "notification", ".dead", dead, sizeof dead);
+    ck_assert_uint_eq(ts_wait_depth(dead, 1, 5000), 1);
     stop_worker(worker);
 }
 END_TEST
@@ -404,7 +299,7 @@ static Suite *notification_suite(void)
 {
     Suite *s = suite_create("notification");
     TCase *tc = tcase_create("service");
-    tcase_add_unchecked_fixture(tc, stub_tracking_begin, restart_smtp);
+    tcase_add_unchecked_fixture(tc, ts_track_begin, restart_smtp);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, confirmed_sends_one_email_and_one_sms);
@@ -419,9 +314,5 @@ static Suite *notification_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(notification_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(notification_suite());
 }

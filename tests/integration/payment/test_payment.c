@@ -15,11 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/integration/inventory/harness.h"
-#include "tests/stubs/stubs.h"
+#include "tests/support/broker.h"
+#include "tests/support/db.h"
+#include "tests/support/http.h"
+#include "tests/support/programs.h"
+#include "tests/support/stubs.h"
 #include "tests/support/support.h"
 
-static struct ih_world world;
+static struct ts_world world;
 static struct db_conn *db;
 static char gateway[64];
 static pid_t stub_pid;
@@ -31,13 +34,11 @@ static const char charge_rows[] = "SELECT count(*) FROM charges WHERE order_id =
 static void setup(void)
 {
     static const char *const keys[] = {"payment.succeeded", "payment.failed", NULL};
-    char url[256];
-    stub_reap_tracked(); /* anything an earlier failed test left running */
-    ih_world_create(&world, "payment", keys);
-    setenv("WARREN_DATABASE_PAYMENT_URL", ts_db_url("payment", url, sizeof url), 1);
+    ts_reap_tracked(); /* anything an earlier failed test left running */
+    ts_world_create(&world, "payment", keys);
     setenv("WARREN_LOG_LEVEL", "info", 1);
-    db = ih_db("payment");
-    stub_pid = stub_start("payment_gateway.py", NULL, gateway, sizeof gateway);
+    db = ts_db("payment");
+    stub_pid = ts_stub_start("payment_gateway.py", NULL, gateway, sizeof gateway);
     setenv("WARREN_PAYMENT_GATEWAY_URL", gateway, 1);
     setenv("WARREN_PAYMENT_TIMEOUT", "1s", 1);
     unsetenv("WARREN_PAYMENT_API_KEY");
@@ -46,8 +47,8 @@ static void setup(void)
 static void teardown(void)
 {
     ts_stop(stub_pid, SIGTERM, 5000);
-    ih_disconnect();
-    ih_world_destroy(&world);
+    ts_broker_disconnect();
+    ts_world_destroy(&world);
     db_close(db);
 }
 
@@ -55,16 +56,12 @@ static void teardown(void)
 
 static pid_t start_worker(const char *crash_at)
 {
-    if (crash_at)
-        setenv("WARREN_CRASH_AT", crash_at, 1);
-    pid_t pid = stub_track(ih_start_worker(&world, "payment"));
-    unsetenv("WARREN_CRASH_AT");
-    return pid;
+    return ts_worker_start(&world, "payment", crash_at);
 }
 
 static void stop_worker(pid_t pid)
 {
-    ck_assert_int_eq(ih_stop_worker(pid), 0);
+    ck_assert_int_eq(ts_worker_stop(pid), 0);
 }
 
 static void publish_charge(const char *order_id, const char *token)
@@ -72,8 +69,8 @@ static void publish_charge(const char *order_id, const char *token)
     json_t *body =
         json_pack("{s:s, s:i, s:s, s:s, s:{s:s}}", "order_id", order_id, "amount", 2598, "currency",
                   "EUR", "payment_method", token, "customer", "email", "ana@example.com");
-    ih_publish(&world, "payment.charge", order_id, "test-shop", body);
-    ih_flush();
+    ts_publish(world.prefix, "payment.charge", order_id, "test-shop", body);
+    ts_publish_flush();
     json_decref(body);
 }
 
@@ -81,83 +78,35 @@ static void publish_charge(const char *order_id, const char *token)
  * NULL if none came within wait_ms. The caller frees it. */
 static json_t *next_body(const char *type, const char *order_id, int wait_ms)
 {
-    json_t *body = NULL, *answer;
-    for (int waited = 0; !body && waited < wait_ms; waited += 100) {
-        if (!(answer = ih_next_answer(&world, 100)))
-            continue;
-        if (strcmp(json_string_value(json_object_get(answer, "type")), type) == 0 &&
-            strcmp(json_string_value(json_object_get(answer, "order_id")), order_id) == 0)
-            body = json_incref(json_object_get(answer, "body"));
-        json_decref(answer);
-    }
-    return body;
+    return ts_next_body(world.reader, type, order_id, wait_ms);
 }
 
 /* Answers of type for order_id: waits up to wait_ms for want, then settle_ms for more. */
 static int count_answers(const char *type, const char *order_id, int want, int wait_ms,
                          int settle_ms)
 {
-    int count = 0;
-    json_t *body;
-    while (count < want && (body = next_body(type, order_id, wait_ms))) {
-        count++;
-        json_decref(body);
-    }
-    while ((body = next_body(type, order_id, settle_ms))) {
-        count++;
-        json_decref(body);
-    }
-    return count;
+    return ts_count_messages(world.reader, type, order_id, want, wait_ms, settle_ms);
 }
 
 /* A number from the stub's GET /_stats. */
 static long stat_of(const char *name)
 {
-    json_t *stats = stub_get(gateway, "/_stats");
-    long value = (long)json_integer_value(json_object_get(stats, name));
-    json_decref(stats);
-    return value;
+    return ts_stub_stat(gateway, name);
 }
 
 static void control(const char *command)
 {
-    ck_assert_int_eq(stub_post(gateway, "/_control", command), 200);
+    ts_stub_control(gateway, command);
 }
 
 static long number(const char *sql, const char *order_id)
 {
-    return ih_db_number(db, sql, order_id, NULL);
+    return ts_db_number(db, sql, order_id, NULL);
 }
 
 static char *text_of(const char *sql, const char *order_id)
 {
-    struct db_result *res = NULL;
-    struct wr_error err;
-    const char *params[] = {order_id};
-    ck_assert_msg(db_exec(db, sql, 1, params, &res, &err) == WR_OK, "%s", err.message);
-    const char *value = db_result_rows(res) ? db_result_value(res, 0, 0) : NULL;
-    char *copy = value ? strdup(value) : NULL;
-    db_result_free(res);
-    return copy;
-}
-
-static unsigned depth_of(const char *suffix)
-{
-    char queue[160];
-    snprintf(queue, sizeof queue, "%s%s", world.queue, suffix);
-    return ih_depth(queue);
-}
-
-/* Waits up to timeout_ms for pid to exit by itself: its wait status, or -1. */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int wstatus;
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        if (waitpid(pid, &wstatus, WNOHANG) == pid)
-            return wstatus;
-        ih_sleep_ms(20);
-    }
-    return -1;
+    return ts_db_text(db, sql, order_id, NULL);
 }
 
 /* Expects one payment.succeeded for order_id with the stub's intent. */
@@ -182,13 +131,13 @@ static void expect_paid(const char *order_id)
 START_TEST(approved_charge_is_paid_and_recorded)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
     expect_paid(order_id);
     ck_assert_int_eq(stat_of("charges"), 1);
     ck_assert_int_eq(number(charge_attempt, order_id), 1);
-    json_t *stats = stub_get(gateway, "/_stats");
+    json_t *stats = ts_http_get_json(gateway, "/_stats");
     json_t *intent = json_array_get(json_object_get(stats, "intents"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(intent, "currency")), "eur");
     ck_assert_str_eq(
@@ -202,7 +151,7 @@ END_TEST
 START_TEST(declined_card_is_payment_failed_not_an_error)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_chargeDeclined");
     json_t *body = next_body("payment.failed", order_id, 15000);
@@ -222,7 +171,7 @@ END_TEST
 START_TEST(gateway_500_is_retried_then_paid_once)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     control("{\"mode\": \"fail500\", \"times\": 1}");
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
@@ -237,7 +186,7 @@ END_TEST
 START_TEST(gateway_timeout_is_retried_and_charged_once)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     /* the gateway charges after 1.5 s, the client gives up after 1 s */
     control("{\"mode\": \"timeout\", \"times\": 1, \"delay\": 1.5}");
     pid_t worker = start_worker(NULL);
@@ -253,7 +202,7 @@ END_TEST
 START_TEST(duplicate_publish_charges_once)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     publish_charge(order_id, "pm_card_visa");
     publish_charge(order_id, "pm_card_visa");
     pid_t worker = start_worker(NULL);
@@ -261,7 +210,7 @@ START_TEST(duplicate_publish_charges_once)
     ck_assert_int_eq(stat_of("requests"), 1);
     ck_assert_int_eq(stat_of("charges"), 1);
     ck_assert_int_eq(number(charge_rows, order_id), 1);
-    ck_assert_uint_eq(depth_of(""), 0);
+    ck_assert_uint_eq(ts_depth(world.queue), 0);
     stop_worker(worker);
 }
 END_TEST
@@ -269,10 +218,10 @@ END_TEST
 START_TEST(killed_after_charge_charges_once)
 {
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     pid_t doomed = start_worker("payment:after_charge");
     publish_charge(order_id, "pm_card_visa");
-    int wstatus = wait_exit(doomed, 15000);
+    int wstatus = ts_wait_exit(doomed, 15000);
     ck_assert_msg(wstatus != -1 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
                   "the worker did not die after the charge");
     ck_assert_int_eq(stat_of("charges"), 1);
@@ -310,14 +259,13 @@ START_TEST(rejected_api_key_is_dead_lettered_and_never_logged)
 {
     static const char secret[] = "sk_test_wrong_and_secret_123";
     char order_id[37];
-    ih_uuid(order_id);
+    ts_uuid(order_id);
     setenv("WARREN_PAYMENT_API_KEY", secret, 1);
     pid_t worker = start_worker(NULL);
     publish_charge(order_id, "pm_card_visa");
-    unsigned dead = 0;
-    for (int waited = 0; (dead = depth_of(".dead")) == 0 && waited < 10000; waited += 100)
-        ih_sleep_ms(100);
-    ck_assert_uint_eq(dead, 1); /* at once: no retry tier */
+    char dead[160];
+    ts_world_queue(&world, "payment", ".dead", dead, sizeof dead);
+    ck_assert_uint_eq(ts_wait_depth(dead, 1, 10000), 1); /* at once: no retry tier */
     ck_assert_int_eq(count_answers("payment.failed", order_id, 0, 0, 500), 0);
     ck_assert_int_eq(stat_of("charges"), 0);
     stop_worker(worker);
@@ -330,7 +278,7 @@ static Suite *payment_suite(void)
 {
     Suite *s = suite_create("payment");
     TCase *tc = tcase_create("service");
-    tcase_add_unchecked_fixture(tc, stub_tracking_begin, stub_reap_tracked);
+    tcase_add_unchecked_fixture(tc, ts_track_begin, ts_reap_tracked);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, approved_charge_is_paid_and_recorded);
@@ -346,9 +294,5 @@ static Suite *payment_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(payment_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(payment_suite());
 }

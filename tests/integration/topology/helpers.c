@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/broker.h"
 #include "tests/support/support.h"
 
 void it_topology_text(const char *prefix, int audit_quorum, char *out, size_t size)
@@ -32,24 +33,6 @@ void it_topology_text(const char *prefix, int audit_quorum, char *out, size_t si
              "      - {exchange: %1$s-fan, routing_key: \"\"}\n"
              "      - {exchange: %1$s-events, routing_key: \"#\"}\n",
              prefix, audit_quorum ? "quorum" : "classic");
-}
-
-void it_write_temp(const char *text, char *path, size_t size)
-{
-    snprintf(path, size, "/tmp/warren-topology-XXXXXX.yaml");
-    int fd = mkstemps(path, 5);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-}
-
-struct mq_conn *it_connect(void)
-{
-    struct wr_error err = {0};
-    struct mq_conn_options options = {.url = ts_broker_url(), .name = "topology test"};
-    struct mq_conn *conn = mq_conn_open(&options, &err);
-    ck_assert_msg(conn != NULL, "connect: %s", err.message);
-    return conn;
 }
 
 static int has_prefix(const char *name, const char *prefix)
@@ -143,7 +126,7 @@ void it_cleanup(const char *prefix)
 {
     struct mq_live_state live = {0};
     struct wr_error err = {0};
-    struct mq_conn *conn = it_connect();
+    struct mq_conn *conn = ts_broker_connect("topology test");
     ck_assert_msg(mq_live_state_fetch(ts_management_url(), NULL, &live, &err) == WR_OK, "fetch: %s",
                   err.message);
     for (size_t i = 0; i < live.queue_count; i++) {

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "broker/broker.h"
+#include "tests/support/broker.h"
+#include "tests/support/support.h"
 
 /* Objects the test topology derives: 2 exchanges, 7 queues, 4 bindings. */
 #define IT_TOPOLOGY_OBJECTS 13
@@ -15,12 +17,6 @@
  * tiers, and "<prefix>-audit", classic with one) into out. With
  * audit_quorum the audit queue is declared quorum instead (drift). */
 void it_topology_text(const char *prefix, int audit_quorum, char *out, size_t size);
-
-/* Writes text to a new temporary file whose path goes into path. */
-void it_write_temp(const char *text, char *path, size_t size);
-
-/* Opens an AMQP connection to the stack (asserts success). */
-struct mq_conn *it_connect(void);
 
 /* Everything on the broker whose name starts with prefix, one sorted line
  * per exchange, queue (type, durable and every argument) and binding.

@@ -86,7 +86,7 @@ START_TEST(test_apply_twice_is_idempotent)
     struct topo_apply_result result;
     ts_unique_name("topo-idem", prefix, sizeof prefix);
     load(prefix, 0, &loaded);
-    struct mq_conn *conn = it_connect();
+    struct mq_conn *conn = ts_broker_connect("topology test");
 
     plan_live(&loaded, &plan);
     ck_assert_uint_eq(plan.counts[TOPO_ACTION_CREATE], IT_TOPOLOGY_OBJECTS);
@@ -142,7 +142,7 @@ START_TEST(test_drift_is_reported_and_left_alone)
     struct topo_plan plan;
     struct topo_apply_result result;
     ts_unique_name("topo-drift", prefix, sizeof prefix);
-    struct mq_conn *conn = it_connect();
+    struct mq_conn *conn = ts_broker_connect("topology test");
     make_drift(prefix, conn);
     char *before = it_snapshot(prefix);
 
@@ -186,7 +186,7 @@ START_TEST(test_refused_declaration_is_drift)
     struct topo_apply_result result;
     struct mq_live_state empty = {0};
     ts_unique_name("topo-406", prefix, sizeof prefix);
-    struct mq_conn *conn = it_connect();
+    struct mq_conn *conn = ts_broker_connect("topology test");
     make_drift(prefix, conn);
     char *before = it_snapshot(prefix);
 
@@ -226,9 +226,5 @@ static Suite *apply_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(apply_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(apply_suite());
 }

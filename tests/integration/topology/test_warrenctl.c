@@ -10,51 +10,51 @@
 #include <unistd.h>
 
 #include "tests/integration/topology/helpers.h"
+#include "tests/support/ctl.h"
 #include "tests/support/support.h"
 
-/* Runs warrenctl with args (a shell-quoted string), stdout and stderr
- * together into *output (caller frees); returns the exit status. */
-static int run_ctl(const char *args, char **output)
+/* A NULL-terminated argument list for warrenctl. */
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* args joined by spaces, for failure messages. */
+static const char *joined(const char *const *args, char *out, size_t size)
 {
-    char command[4096];
-    size_t size = 0, used = 0;
-    snprintf(command, sizeof command, "'%s' %s 2>&1", WARRENCTL_PATH, args);
-    FILE *pipe = popen(command, "r");
-    ck_assert_ptr_nonnull(pipe);
-    *output = NULL;
-    for (;;) {
-        if (used + 4096 + 1 > size) {
-            size = size ? size * 2 : 8192;
-            *output = realloc(*output, size);
-            ck_assert_ptr_nonnull(*output);
-        }
-        size_t n = fread(*output + used, 1, 4096, pipe);
-        used += n;
-        if (n == 0)
-            break;
-    }
-    (*output)[used] = '\0';
-    int status = pclose(pipe);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; args[i] && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? " " : "", args[i]);
+    return out;
 }
 
-static void expect_run(const char *args, int code, const char *expected_output)
+static void expect_run(const char *const *args, int code, const char *expected_output)
 {
-    char *output;
-    int status = run_ctl(args, &output);
-    ck_assert_msg(status == code, "warrenctl %s: exit %d, expected %d; output:\n%s", args, status,
-                  code, output);
+    struct ts_ctl_run run;
+    char line[1024];
+    ts_ctl_merged(&run, args);
+    ck_assert_msg(run.status == code, "warrenctl %s: exit %d, expected %d; output:\n%s",
+                  joined(args, line, sizeof line), run.status, code, run.out);
     if (expected_output)
-        ck_assert_str_eq(output, expected_output);
-    free(output);
+        ck_assert_str_eq(run.out, expected_output);
+    ts_ctl_free(&run);
+}
+
+static void expect_output_has(const char *const *args, int code, const char *needle)
+{
+    struct ts_ctl_run run;
+    char line[1024];
+    ts_ctl_merged(&run, args);
+    joined(args, line, sizeof line);
+    ck_assert_msg(run.status == code, "warrenctl %s: exit %d, expected %d; output:\n%s", line,
+                  run.status, code, run.out);
+    ck_assert_msg(strstr(run.out, needle), "warrenctl %s: no \"%s\" in:\n%s", line, needle,
+                  run.out);
+    ts_ctl_free(&run);
 }
 
 START_TEST(test_validate_prints_every_error)
 {
-    char path[256], args[512], expected[8192];
+    char path[256], expected[8192];
     ts_source_path("tests/unit/topology/fixtures/bad_many.yaml", path, sizeof path);
-    snprintf(args, sizeof args, "topology validate '%s'", path);
     snprintf(expected, sizeof expected,
              "%1$s:4:11: unknown exchange type \"topik\"; allowed: direct, topic, fanout, headers\n"
              "%1$s:5:12: duplicate exchange name \"orders\" (first declared at line 3, column 11)\n"
@@ -72,92 +72,75 @@ START_TEST(test_validate_prints_every_error)
              "%1$s:20:9: binding is missing required key \"routing_key\"\n"
              "11 errors in %1$s\n",
              path);
-    expect_run(args, 1, expected);
+    expect_run(ARGS("topology", "validate", path), 1, expected);
 }
 END_TEST
 
 START_TEST(test_validate_good_file)
 {
-    char path[1024], args[1200], expected[2048];
+    char path[1024], expected[2048];
     ts_source_path("topology/topology.yaml", path, sizeof path);
-    snprintf(args, sizeof args, "topology validate '%s'", path);
     snprintf(expected, sizeof expected,
              "%s: ok: 1 exchange, 5 queues; on the broker: 29 queues with retry tiers and "
              "dead-letter queues, 13 bindings\n",
              path);
-    expect_run(args, 0, expected);
+    expect_run(ARGS("topology", "validate", path), 0, expected);
 }
 END_TEST
 
 START_TEST(test_usage_errors_exit_2)
 {
-    expect_run("", 2, "warrenctl: missing COMMAND\nTry 'warrenctl --help'.\n");
-    expect_run("--bogus topology", 2,
+    expect_run(ARGS(NULL), 2, "warrenctl: missing COMMAND\nTry 'warrenctl --help'.\n");
+    expect_run(ARGS("--bogus", "topology"), 2,
                "warrenctl: unknown option '--bogus'\nTry 'warrenctl --help'.\n");
-    expect_run("frobnicate", 2,
+    expect_run(ARGS("frobnicate"), 2,
                "warrenctl: unknown command 'frobnicate'\nTry 'warrenctl --help'.\n");
-    expect_run("topology", 2,
+    expect_run(ARGS("topology"), 2,
                "warrenctl: missing subcommand (validate, plan or apply)\n"
                "Try 'warrenctl topology --help'.\n");
-    expect_run("topology validate", 2,
+    expect_run(ARGS("topology", "validate"), 2,
                "warrenctl: missing FILE\nTry 'warrenctl topology validate --help'.\n");
-    expect_run("topology plan a.yaml b.yaml", 2,
+    expect_run(ARGS("topology", "plan", "a.yaml", "b.yaml"), 2,
                "warrenctl: unexpected argument 'b.yaml'\nTry 'warrenctl topology plan --help'.\n");
-    expect_run("--config", 2, "warrenctl: --config needs a FILE\nTry 'warrenctl --help'.\n");
+    expect_run(ARGS("--config"), 2, "warrenctl: --config needs a FILE\nTry 'warrenctl --help'.\n");
 }
 END_TEST
 
 START_TEST(test_help_and_version)
 {
-    char *output;
-    ck_assert_int_eq(run_ctl("--help", &output), 0);
-    ck_assert_ptr_nonnull(strstr(output, "usage: warrenctl [--config FILE] COMMAND"));
-    free(output);
-    ck_assert_int_eq(run_ctl("topology --help", &output), 0);
-    ck_assert_ptr_nonnull(strstr(output, "warrenctl topology validate FILE"));
-    free(output);
-    ck_assert_int_eq(run_ctl("topology apply --help", &output), 0);
-    ck_assert_ptr_nonnull(strstr(output, "usage: warrenctl [--config FILE] topology apply"));
-    free(output);
-    expect_run("--version", 0, "warrenctl " WARREN_VERSION "\n");
+    expect_output_has(ARGS("--help"), 0, "usage: warrenctl [--config FILE] COMMAND");
+    expect_output_has(ARGS("topology", "--help"), 0, "warrenctl topology validate FILE");
+    expect_output_has(ARGS("topology", "apply", "--help"), 0,
+                      "usage: warrenctl [--config FILE] topology apply");
+    expect_run(ARGS("--version"), 0, "warrenctl " WARREN_VERSION "\n");
 }
 END_TEST
 
-static void expect_output_has(const char *args, int code, const char *needle)
-{
-    char *output;
-    int status = run_ctl(args, &output);
-    ck_assert_msg(status == code, "warrenctl %s: exit %d, expected %d; output:\n%s", args, status,
-                  code, output);
-    ck_assert_msg(strstr(output, needle), "warrenctl %s: no \"%s\" in:\n%s", args, needle, output);
-    free(output);
-}
-
 START_TEST(test_plan_and_apply)
 {
-    char prefix[64], text[4096], path[256], args[512], drift[256], drift_args[512];
+    char prefix[64], text[4096], path[256], drift[256];
     ts_unique_name("topo-ctl", prefix, sizeof prefix);
     it_topology_text(prefix, 0, text, sizeof text);
-    it_write_temp(text, path, sizeof path);
+    ts_write_temp(text, ".yaml", path, sizeof path);
     it_topology_text(prefix, 1, text, sizeof text);
-    it_write_temp(text, drift, sizeof drift);
+    ts_write_temp(text, ".yaml", drift, sizeof drift);
 
-    snprintf(args, sizeof args, "topology plan '%s'", path);
-    expect_output_has(args, 0, "summary: 13 to create, 0 ok, 0 drifted\n");
-    snprintf(args, sizeof args, "topology apply '%s'", path);
-    expect_output_has(args, 0, "summary: 13 created, 0 already present, 0 drifted (left alone)\n");
+    expect_output_has(ARGS("topology", "plan", path), 0,
+                      "summary: 13 to create, 0 ok, 0 drifted\n");
+    expect_output_has(ARGS("topology", "apply", path), 0,
+                      "summary: 13 created, 0 already present, 0 drifted (left alone)\n");
     char *first = it_snapshot(prefix);
-    expect_output_has(args, 0, "summary: 0 created, 13 already present, 0 drifted (left alone)\n");
-    snprintf(args, sizeof args, "topology plan '%s'", path);
-    expect_output_has(args, 0, "summary: 0 to create, 13 ok, 0 drifted\n");
+    expect_output_has(ARGS("topology", "apply", path), 0,
+                      "summary: 0 created, 13 already present, 0 drifted (left alone)\n");
+    expect_output_has(ARGS("topology", "plan", path), 0,
+                      "summary: 0 to create, 13 ok, 0 drifted\n");
 
-    snprintf(drift_args, sizeof drift_args, "topology plan '%s'", drift);
     snprintf(text, sizeof text, "drift: queue %s-audit: type: file quorum, broker classic\n",
              prefix);
-    expect_output_has(drift_args, 1, text);
-    snprintf(drift_args, sizeof drift_args, "topology apply '%s'", drift);
-    expect_output_has(drift_args, 1, text);
-    expect_output_has(drift_args, 1, "summary: 0 created, 10 already present, 3 drifted");
+    expect_output_has(ARGS("topology", "plan", drift), 1, text);
+    expect_output_has(ARGS("topology", "apply", drift), 1, text);
+    expect_output_has(ARGS("topology", "apply", drift), 1,
+                      "summary: 0 created, 10 already present, 3 drifted");
     char *second = it_snapshot(prefix);
     ck_assert_str_eq(first, second);
 
@@ -172,11 +155,10 @@ END_TEST
 /* No broker at the configured address: a clear message and exit 1. */
 START_TEST(test_unreachable_broker)
 {
-    char path[1024], args[1400];
+    char path[1024];
     ts_source_path("topology/topology.yaml", path, sizeof path);
-    snprintf(args, sizeof args, "topology plan '%s'", path);
     setenv("WARREN_BROKER_MANAGEMENT_URL", "http://warren:warren@127.0.0.1:1", 1);
-    expect_output_has(args, 1,
+    expect_output_has(ARGS("topology", "plan", path), 1,
                       "warrenctl: cannot read the broker's state from "
                       "http://warren:***@127.0.0.1:1");
 }
@@ -199,9 +181,5 @@ static Suite *warrenctl_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(warrenctl_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(warrenctl_suite());
 }

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
-#include "tests/integration/workers/harness.h"
+#include "tests/support/broker.h"
+#include "tests/support/ctl.h"
+#include "tests/support/db.h"
+#include "tests/support/programs.h"
 #include "tests/support/support.h"
 
 static struct mq_conn *conn;
@@ -21,17 +23,19 @@ static char reader[96];
 static void setup(void)
 {
     static const char *const keys[] = {"inventory.reserve", NULL};
-    th_apply_topology();
-    conn = th_broker();
-    th_purge(conn, "order");
-    th_purge(conn, "order.dead");
-    th_reader(conn, keys, reader, sizeof reader);
-    db = th_db("order");
+    char topology[512];
+    ts_ctl_apply_topology(ts_source_path("topology/topology.yaml", topology, sizeof topology));
+    conn = ts_broker_connect("warren-worker-test");
+    ts_purge(conn, "order");
+    ts_purge(conn, "order.dead");
+    ts_declare_reader(conn, "orders", ts_unique_name("reader", reader, sizeof reader), keys);
+    db = ts_db("order");
 }
 
 static void teardown(void)
 {
     struct wr_error err;
+    ts_broker_disconnect();
     (void)mq_delete_queue(conn, reader, &err);
     mq_conn_close(conn);
     db_close(db);
@@ -44,33 +48,39 @@ static json_t *placed(const char *order_id, const char *idempotency_key)
                      "order_id", order_id, "storefront", "test-shop", "idempotency_key",
                      idempotency_key, "placed_at", "2026-11-25T10:00:00.000Z", "currency", "EUR",
                      "customer", "email", "ana@example.com", "items", "sku", "TEE-RED-M",
-                     "quantity", 2, "payment", "method", "card", "token", "pm_card_visa",
-                     "notify", "email");
+                     "quantity", 2, "payment", "method", "card", "token", "pm_card_visa", "notify",
+                     "email");
 }
 
 static const char count_orders[] = "SELECT count(*) FROM orders WHERE order_id = $1::uuid";
-static const char count_history[] =
-    "SELECT count(*) FROM order_history WHERE order_id = $1::uuid";
+static const char count_history[] = "SELECT count(*) FROM order_history WHERE order_id = $1::uuid";
+
+/* Publishes order.placed to the real exchange, as the API does. */
+static void publish(const char *order_id, json_t *body)
+{
+    ts_publish("orders", "order.placed", order_id, "test-shop", body);
+    ts_publish_flush();
+}
 
 /* Publishes one order to a worker that dies at point, restarts a clean
  * worker, and checks there is one order and one inventory.reserve. */
 static void crash_then_recover(const char *point)
 {
     char order_id[37], crash_at[64];
-    th_order_id(order_id);
+    ts_uuid(order_id);
     snprintf(crash_at, sizeof crash_at, "order:%s", point);
-    pid_t doomed = th_start_worker("order", crash_at);
+    pid_t doomed = ts_worker_start(NULL, "order", crash_at);
     json_t *body = placed(order_id, NULL);
-    th_publish("order.placed", order_id, body);
+    publish(order_id, body);
     json_decref(body);
-    int wstatus = th_wait_exit(doomed, 15000);
+    int wstatus = ts_wait_exit(doomed, 15000);
     ck_assert_msg(wstatus != -1 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL,
                   "the worker did not die at %s", point);
-    pid_t survivor = th_start_worker("order", NULL);
-    ck_assert_int_eq(th_count(reader, "inventory.reserve", order_id, 1, 15000, 1500), 1);
-    ck_assert_int_eq(th_db_number(db, count_orders, order_id), 1);
-    ck_assert_int_eq(th_db_number(db, count_history, order_id), 1);
-    ck_assert_int_eq(ts_stop(survivor, SIGTERM, 10000), 0);
+    pid_t survivor = ts_worker_start(NULL, "order", NULL);
+    ck_assert_int_eq(ts_count_messages(reader, "inventory.reserve", order_id, 1, 15000, 1500), 1);
+    ck_assert_int_eq(ts_db_number(db, count_orders, order_id, NULL), 1);
+    ck_assert_int_eq(ts_db_number(db, count_history, order_id, NULL), 1);
+    ck_assert_int_eq(ts_worker_stop(survivor), 0);
     uint32_t left = 99, consumers = 99;
     struct wr_error err;
     ck_assert_int_eq(mq_queue_inspect(conn, "order", &left, &consumers, &err), WR_OK);
@@ -98,55 +108,43 @@ END_TEST
 START_TEST(duplicate_publish_is_one_order)
 {
     char order_id[37], key[64];
-    th_order_id(order_id);
+    ts_uuid(order_id);
     ts_unique_name("idem", key, sizeof key);
-    pid_t worker = th_start_worker("order", NULL);
+    pid_t worker = ts_worker_start(NULL, "order", NULL);
     json_t *body = placed(order_id, key);
-    th_publish("order.placed", order_id, body);
-    th_publish("order.placed", order_id, body);
+    publish(order_id, body);
+    publish(order_id, body);
     /* another producer re-sent the same key under a new order id */
     char other_id[37];
-    th_order_id(other_id);
+    ts_uuid(other_id);
     json_object_set_new(body, "order_id", json_string(other_id));
-    th_publish("order.placed", other_id, body);
+    publish(other_id, body);
     json_decref(body);
-    ck_assert_int_eq(th_count(reader, "inventory.reserve", order_id, 1, 10000, 1500), 1);
-    ck_assert_int_eq(th_db_number(db, count_orders, order_id), 1);
-    ck_assert_int_eq(th_db_number(db, count_orders, other_id), 0);
-    ck_assert_int_eq(ts_stop(worker, SIGTERM, 10000), 0);
+    ck_assert_int_eq(ts_count_messages(reader, "inventory.reserve", order_id, 1, 10000, 1500), 1);
+    ck_assert_int_eq(ts_db_number(db, count_orders, order_id, NULL), 1);
+    ck_assert_int_eq(ts_db_number(db, count_orders, other_id, NULL), 0);
+    ck_assert_int_eq(ts_worker_stop(worker), 0);
 }
 END_TEST
 
 START_TEST(undecodable_message_is_dead_at_once)
 {
     char order_id[37];
-    th_order_id(order_id);
-    pid_t worker = th_start_worker("order", NULL);
+    ts_uuid(order_id);
+    pid_t worker = ts_worker_start(NULL, "order", NULL);
     json_t *not_an_order = json_pack("{s:s}", "order_id", order_id); /* lacks every field */
-    th_publish("order.placed", order_id, not_an_order);
+    publish(order_id, not_an_order);
     json_decref(not_an_order);
-    uint32_t dead = 0;
-    struct wr_error err;
-    for (int i = 0; i < 100 && dead == 0; i++) {
-        ck_assert_int_eq(mq_queue_inspect(conn, "order.dead", &dead, NULL, &err), WR_OK);
-        if (dead == 0) {
-            struct timespec pause = {.tv_nsec = 100000000};
-            nanosleep(&pause, NULL);
-        }
-    }
-    ck_assert_int_eq(dead, 1);
-    ck_assert_int_eq(th_db_number(db, count_orders, order_id), 0);
-    ck_assert_int_eq(ts_stop(worker, SIGTERM, 10000), 0);
-    struct mq_consumer *consumer = mq_consumer_create(conn, "order.dead", 1, &err);
-    struct mq_delivery *d = NULL;
-    ck_assert_int_eq(mq_consumer_next(consumer, 5000, &d, &err), WR_OK);
+    ck_assert_uint_eq(ts_wait_depth("order.dead", 1, 10000), 1);
+    ck_assert_int_eq(ts_db_number(db, count_orders, order_id, NULL), 0);
+    ck_assert_int_eq(ts_worker_stop(worker), 0);
+    struct mq_delivery *d = ts_next_delivery("order.dead", 5000);
+    ck_assert_ptr_nonnull(d);
     ck_assert_str_eq(d->correlation_id, order_id);
     ck_assert_ptr_nonnull(strstr(mq_delivery_header(d, "x-dead-reason")->string, "lacks"));
     ck_assert_str_eq(mq_delivery_header(d, "x-original-routing-key")->string, "order.placed");
     ck_assert_int_eq(mq_delivery_header(d, "x-attempt")->integer, 1);
-    ck_assert_int_eq(mq_ack(consumer, d->delivery_tag, &err), WR_OK);
     mq_delivery_free(d);
-    mq_consumer_destroy(consumer);
 }
 END_TEST
 
@@ -162,9 +160,5 @@ int main(void)
     tcase_add_test(tc, duplicate_publish_is_one_order);
     tcase_add_test(tc, undecodable_message_is_dead_at_once);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite);
 }

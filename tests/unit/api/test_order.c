@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/order.h"
+#include "tests/support/support.h"
 
 #define GOOD_CUSTOMER "\"customer\":{\"id\":\"c-42\",\"email\":\"ana@example.com\",\"phone\":\"+4915112345678\",\"name\":\"Ana\"}"
 #define GOOD_ITEMS "\"items\":[{\"sku\":\"TEE-RED-M\",\"quantity\":2}]"
@@ -184,9 +185,5 @@ int main(void)
     tcase_add_test(tc, deep_nesting_is_refused_without_crash);
     tcase_add_test(tc, item_count_limit);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite);
 }

@@ -8,6 +8,7 @@
 
 #include "config/apikeys.h"
 #include "config/config.h"
+#include "tests/support/support.h"
 
 static char tmp_path[64];
 
@@ -294,9 +295,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(config_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(config_suite());
 }

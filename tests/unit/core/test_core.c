@@ -5,6 +5,7 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "tests/support/support.h"
 
 START_TEST(durations_parse)
 {
@@ -83,9 +84,5 @@ int main(void)
     tcase_add_test(tc, redact_hides_password_only);
     tcase_add_test(tc, error_set_formats_and_returns_code);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite);
 }

@@ -201,9 +201,5 @@ static Suite *csv_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(csv_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(csv_suite());
 }

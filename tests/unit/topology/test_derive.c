@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tests/unit/topology/helpers.h"
+#include "tests/support/support.h"
 
 START_TEST(test_names)
 {
@@ -124,9 +125,5 @@ static Suite *derive_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(derive_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(derive_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tests/unit/topology/helpers.h"
+#include "tests/support/support.h"
 
 static char *dup(const char *text)
 {
@@ -263,9 +264,5 @@ static Suite *plan_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(plan_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(plan_suite());
 }

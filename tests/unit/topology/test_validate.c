@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "tests/unit/topology/helpers.h"
+#include "tests/support/support.h"
 
 /* an alias to an anchor that does not exist */
 START_TEST(test_alias)
@@ -276,9 +277,5 @@ static Suite *validate_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(validate_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(validate_suite());
 }

@@ -1,0 +1,118 @@
+/* Starting and stopping warren-worker and warren-api for tests (see
+ * programs.h): the environment each needs, a log file, readiness. */
+#include "tests/support/programs.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/support/http.h"
+#include "tests/support/support.h"
+
+/* Sanitizer builds: a report inside libesmtp that is not ours (see
+ * tests/support/asan.supp), unless the caller chose suppressions. */
+static void suppress_libesmtp_report(void)
+{
+    const char *options = getenv("ASAN_OPTIONS");
+    char supp[512], value[2048];
+    if (options && strstr(options, "suppressions="))
+        return;
+    ts_source_path("tests/support/asan.supp", supp, sizeof supp);
+    snprintf(value, sizeof value, "%s%ssuppressions=%s", options ? options : "",
+             options && *options ? ":" : "", supp);
+    setenv("ASAN_OPTIONS", value, 1);
+}
+
+/* WARREN_DATABASE_<SERVICE>_URL. */
+static void set_database(const char *service)
+{
+    char name[64], url[256];
+    snprintf(name, sizeof name, "WARREN_DATABASE_%s_URL", service);
+    for (char *p = name; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    setenv(name, ts_db_url(service, url, sizeof url), 1);
+}
+
+/* Without a world: the real topology's file and exchange. */
+static void use_real_topology(void)
+{
+    char topology[512];
+    setenv("WARREN_TOPOLOGY_FILE",
+           ts_source_path("topology/topology.yaml", topology, sizeof topology), 1);
+    setenv("WARREN_BROKER_URL", ts_broker_url(), 1);
+    unsetenv("WARREN_BROKER_EXCHANGE");
+}
+
+pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at)
+{
+    static int started;
+    char log[160], queue[160];
+    snprintf(log, sizeof log, "/tmp/warren-it-%s-%d-%d.log", service, (int)getpid(), ++started);
+    set_database(service);
+    suppress_libesmtp_report();
+    if (!w)
+        use_real_topology();
+    if (crash_at)
+        setenv("WARREN_CRASH_AT", crash_at, 1);
+    char *argv[] = {WARREN_WORKER_BIN, "--service", (char *)service, NULL, NULL, NULL};
+    if (w) {
+        argv[3] = "--queue";
+        argv[4] = (char *)ts_world_queue(w, service, "", queue, sizeof queue);
+    }
+    pid_t pid = ts_spawn(argv, log);
+    unsetenv("WARREN_CRASH_AT");
+    return pid;
+}
+
+int ts_worker_stop(pid_t pid)
+{
+    return ts_stop(pid, SIGTERM, 15000);
+}
+
+static void set_api_environment(const char *port, const char *exchange)
+{
+    char keys[512], db[256];
+    setenv("WARREN_API_PORT", port, 1);
+    setenv("WARREN_API_KEYS_FILE", ts_source_path("tests/support/api-keys.yaml", keys, sizeof keys),
+           1);
+    setenv("WARREN_API_DATABASE_URL", ts_db_url("api", db, sizeof db), 1);
+    set_database("order"); /* GET /v1/orders/{id} reads the order service's */
+    setenv("WARREN_BROKER_URL", ts_broker_url(), 1);
+    setenv("WARREN_BROKER_EXCHANGE", exchange, 1);
+}
+
+void ts_api_start(struct ts_api *api, const char *exchange, const char *tls_cert,
+                  const char *tls_key)
+{
+    char port[16], health[128];
+    snprintf(port, sizeof port, "%d", ts_port(7));
+    snprintf(api->base_url, sizeof api->base_url, "%s://localhost:%s", tls_cert ? "https" : "http",
+             port);
+    snprintf(api->log, sizeof api->log, "/tmp/warren-api-test-%d.log", (int)getpid());
+    setenv("WARREN_API_TLS_CERT", tls_cert ? tls_cert : "", 1);
+    setenv("WARREN_API_TLS_KEY", tls_key ? tls_key : "", 1);
+    set_api_environment(port, exchange);
+    char *argv[] = {WARREN_API_BIN, NULL};
+    api->pid = ts_spawn(argv, api->log);
+    snprintf(health, sizeof health, "%s/healthz", api->base_url);
+    ck_assert_msg(ts_http_wait(health, 10000) == 0, "warren-api did not start; see %s", api->log);
+}
+
+void ts_api_wait_ready(const struct ts_api *api, int timeout_ms)
+{
+    char ready[128];
+    snprintf(ready, sizeof ready, "%s/readyz", api->base_url);
+    ck_assert_msg(ts_http_wait(ready, timeout_ms) == 0, "warren-api not ready; see %s", api->log);
+}
+
+int ts_api_stop(struct ts_api *api)
+{
+    if (api->pid <= 0)
+        return 0;
+    int status = ts_stop(api->pid, SIGTERM, 10000);
+    api->pid = 0;
+    return status;
+}

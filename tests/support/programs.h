@@ -1,0 +1,46 @@
+/* warren's own programs started by tests against the stack: warren-worker
+ * (WARREN_WORKER_BIN) per service, on a world's queue or on the real
+ * topology's, optionally with a crash point; and warren-api
+ * (WARREN_API_BIN) on a port of this test, with the test keys of
+ * tests/support/api-keys.yaml (shop-a-key, limited-key, admin-key). Every
+ * process started here is tracked (ts_track_begin in support.h). */
+#ifndef WARREN_TESTS_SUPPORT_PROGRAMS_H
+#define WARREN_TESTS_SUPPORT_PROGRAMS_H
+
+#include <sys/types.h>
+
+#include "tests/support/world.h"
+
+/* Starts warren-worker --service service: on w's queue of service (w's
+ * WARREN_* variables were set by ts_world_create), or with w NULL on the
+ * real topology/topology.yaml's queue and exchange. crash_at (or NULL)
+ * becomes WARREN_CRASH_AT ("payment:after_charge"). Sets the service's
+ * WARREN_DATABASE_*_URL and, for sanitizer builds, the libesmtp suppression
+ * of tests/support/asan.supp. Its log goes to
+ * /tmp/warren-it-<service>-<test pid>-<n>.log. Returns its pid. */
+pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at);
+
+/* SIGTERM; returns the worker's exit status (SIGKILL after 15 s: 137). */
+int ts_worker_stop(pid_t pid);
+
+struct ts_api {
+    pid_t pid;
+    char base_url[64]; /* "http://localhost:PORT" (https with a certificate) */
+    char log[128];     /* its log file */
+};
+
+/* Starts warren-api on ts_port(7) publishing to exchange, serving https
+ * when tls_cert and tls_key are not NULL, with the test keys and the
+ * stack's broker and databases; waits up to 10 s for /healthz (asserts).
+ * Other WARREN_* variables the test set are inherited. */
+void ts_api_start(struct ts_api *api, const char *exchange, const char *tls_cert,
+                  const char *tls_key);
+
+/* Waits up to timeout_ms for /readyz (broker and database reachable); asserts. */
+void ts_api_wait_ready(const struct ts_api *api, int timeout_ms);
+
+/* SIGTERM (SIGKILL after 10 s); returns the exit status; pid becomes 0.
+ * Nothing to do when pid is 0. */
+int ts_api_stop(struct ts_api *api);
+
+#endif
