@@ -30,6 +30,7 @@ struct api_intake {
     pthread_mutex_t lock;
     pthread_cond_t work; /* signalled when a job is queued or on stop */
     struct intake_job *queue_head, *queue_tail;
+    bool idle; /* the thread sleeps in take_jobs: only then is `work` signalled */
     bool stopping;
     bool connected;
     /* owned by the thread */
@@ -119,7 +120,10 @@ static struct intake_job *take_jobs(struct api_intake *intake, bool *stopping)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        if (pthread_cond_timedwait(&intake->work, &intake->lock, &until) != 0)
+        intake->idle = true;
+        int waited = pthread_cond_timedwait(&intake->work, &intake->lock, &until);
+        intake->idle = false;
+        if (waited != 0)
             break;
     }
     struct intake_job *jobs = intake->queue_head;
@@ -230,7 +234,8 @@ wr_status api_intake_publish(struct api_intake *intake, const struct mq_message 
     else
         intake->queue_head = &job;
     intake->queue_tail = &job;
-    pthread_cond_signal(&intake->work);
+    if (intake->idle) /* a busy thread picks the job up on its next round */
+        pthread_cond_signal(&intake->work);
     while (!job.done)
         pthread_cond_wait(&job.wake, &intake->lock);
     pthread_mutex_unlock(&intake->lock);
