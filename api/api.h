@@ -53,13 +53,29 @@ struct api_response {
         char value[160];
     } headers[API_MAX_HEADERS];
     int header_count;
+    struct api_pending *pending; /* set by a handler that waits for the broker */
     enum api_route route;        /* for metrics */
     char caller[64];             /* for the access log: the key's name, if any */
     char trace_id[33];           /* for the access log */
 };
 
-/* Routes and answers one request (api/routes.c). */
+/* Routes and answers one request (api/routes.c). When the answer waits
+ * for the broker, res->pending is set instead: the server then suspends
+ * the request and calls api_pending_start(). */
 void api_handle(struct api_context *ctx, const struct api_request *req, struct api_response *res);
+
+/* A request waiting for its publish (routes.c). */
+struct api_pending;
+
+/* Hands res->pending's message to the broker. wake(token) is called once,
+ * from the publishing thread, when the outcome is known; the server then
+ * calls api_finish() from a request thread. */
+void api_pending_start(struct api_context *ctx, struct api_response *res, void (*wake)(void *),
+                       void *token);
+
+/* Completes a response whose publish is known: records the
+ * Idempotency-Key's answer, sets status and body, frees res->pending. */
+void api_finish(struct api_context *ctx, struct api_response *res);
 
 /* Adds a response header (silently ignored beyond API_MAX_HEADERS). */
 void api_response_header(struct api_response *res, const char *name, const char *value);
@@ -74,6 +90,7 @@ struct api_server_options {
     const char *address; /* IPv4, e.g. "127.0.0.1" */
     int port;
     unsigned max_connections;
+    unsigned threads;         /* event-loop threads (requests wait for the broker suspended) */
     const char *tls_cert_pem; /* NULL = plain HTTP */
     const char *tls_key_pem;
 };

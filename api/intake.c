@@ -1,4 +1,4 @@
-/* The publisher thread behind api_intake_publish().
+/* The publisher thread behind api_intake_submit() and api_intake_publish().
  *
  * Why one thread: a rabbitmq-c connection is not thread-safe, and the
  * broker pipelines confirms best over a single channel with many publishes
@@ -14,22 +14,12 @@
 
 #include "core/log.h"
 
-/* One request's publish; lives on the request thread's stack. */
-struct intake_job {
-    const struct mq_message *msg;
-    struct intake_job *next;
-    bool done;
-    wr_status result;
-    struct wr_error detail;
-    pthread_cond_t wake;
-};
-
 struct api_intake {
     struct api_intake_options options;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work; /* signalled when a job is queued or on stop */
-    struct intake_job *queue_head, *queue_tail;
+    struct api_intake_job *queue_head, *queue_tail;
     bool idle; /* the thread sleeps in take_jobs: only then is `work` signalled */
     bool stopping;
     bool connected;
@@ -39,24 +29,22 @@ struct api_intake {
     int64_t next_connect_ms;
 };
 
-static void finish_job(struct api_intake *intake, struct intake_job *job, wr_status result,
+static void finish_job(struct api_intake_job *job, wr_status result,
                        const struct wr_error *detail)
 {
-    pthread_mutex_lock(&intake->lock);
-    job->result = result;
-    if (detail)
-        job->detail = *detail;
-    else
-        wr_error_set(&job->detail, result, "%s", wr_status_str(result));
-    job->done = true;
-    pthread_cond_signal(&job->wake);
-    pthread_mutex_unlock(&intake->lock);
+    struct wr_error fallback;
+    if (!detail) {
+        wr_error_set(&fallback, result, "%s", wr_status_str(result));
+        detail = &fallback;
+    }
+    job->done(job, result, detail);
 }
 
 static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,
                        void *user)
 {
-    finish_job(user, publish_ctx, result, detail);
+    (void)user;
+    finish_job(publish_ctx, result, detail);
 }
 
 static void set_connected(struct api_intake *intake, bool connected)
@@ -109,7 +97,7 @@ static bool ensure_connected(struct api_intake *intake)
 }
 
 /* Takes every queued job; waits while there is nothing to do. */
-static struct intake_job *take_jobs(struct api_intake *intake, bool *stopping)
+static struct api_intake_job *take_jobs(struct api_intake *intake, bool *stopping)
 {
     pthread_mutex_lock(&intake->lock);
     /* Idle, wake once a second anyway: to retry a lost broker, and to read
@@ -126,27 +114,27 @@ static struct intake_job *take_jobs(struct api_intake *intake, bool *stopping)
         if (waited != 0)
             break;
     }
-    struct intake_job *jobs = intake->queue_head;
+    struct api_intake_job *jobs = intake->queue_head;
     intake->queue_head = intake->queue_tail = NULL;
     *stopping = intake->stopping;
     pthread_mutex_unlock(&intake->lock);
     return jobs;
 }
 
-static void publish_jobs(struct api_intake *intake, struct intake_job *jobs)
+static void publish_jobs(struct api_intake *intake, struct api_intake_job *jobs)
 {
     while (jobs) {
-        struct intake_job *job = jobs;
+        struct api_intake_job *job = jobs;
         jobs = jobs->next;
         struct wr_error err;
         if (!ensure_connected(intake)) {
             wr_error_set(&err, WR_ERR_CONNECTION, "the broker is unavailable");
-            finish_job(intake, job, WR_ERR_CONNECTION, &err);
+            finish_job(job, WR_ERR_CONNECTION, &err);
             continue;
         }
         wr_status status = mq_publish(intake->pub, job->msg, job, &err);
         if (status != WR_OK) {
-            finish_job(intake, job, status, &err);
+            finish_job(job, status, &err);
             if (status == WR_ERR_CONNECTION || !mq_conn_is_open(intake->conn))
                 drop_connection(intake);
         }
@@ -159,7 +147,7 @@ static void *intake_thread(void *arg)
     bool stopping = false;
     ensure_connected(intake);
     while (!stopping) {
-        struct intake_job *jobs = take_jobs(intake, &stopping);
+        struct api_intake_job *jobs = take_jobs(intake, &stopping);
         ensure_connected(intake);
         publish_jobs(intake, jobs);
         if (intake->pub) {
@@ -218,31 +206,65 @@ void api_intake_stop(struct api_intake *intake)
     free(intake);
 }
 
-wr_status api_intake_publish(struct api_intake *intake, const struct mq_message *msg,
-                             struct wr_error *err)
+void api_intake_submit(struct api_intake *intake, struct api_intake_job *job)
 {
-    struct intake_job job = {.msg = msg};
-    pthread_cond_init(&job.wake, NULL);
+    job->next = NULL;
     pthread_mutex_lock(&intake->lock);
     if (intake->stopping) {
         pthread_mutex_unlock(&intake->lock);
-        pthread_cond_destroy(&job.wake);
-        return wr_error_set(err, WR_ERR_CONNECTION, "the API is shutting down");
+        struct wr_error err;
+        wr_error_set(&err, WR_ERR_CONNECTION, "the API is shutting down");
+        finish_job(job, WR_ERR_CONNECTION, &err);
+        return;
     }
     if (intake->queue_tail)
-        intake->queue_tail->next = &job;
+        intake->queue_tail->next = job;
     else
-        intake->queue_head = &job;
-    intake->queue_tail = &job;
+        intake->queue_head = job;
+    intake->queue_tail = job;
     if (intake->idle) /* a busy thread picks the job up on its next round */
         pthread_cond_signal(&intake->work);
-    while (!job.done)
-        pthread_cond_wait(&job.wake, &intake->lock);
     pthread_mutex_unlock(&intake->lock);
-    pthread_cond_destroy(&job.wake);
+}
+
+/* A job and a place to wait for it, for api_intake_publish(). */
+struct waiting_job {
+    struct api_intake_job job; /* first: the callback gets its address */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool done;
+    wr_status result;
+    struct wr_error detail;
+};
+
+static void wake_waiter(struct api_intake_job *job, wr_status result,
+                        const struct wr_error *detail)
+{
+    struct waiting_job *w = (struct waiting_job *)job;
+    pthread_mutex_lock(&w->lock);
+    w->result = result;
+    w->detail = *detail;
+    w->done = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+wr_status api_intake_publish(struct api_intake *intake, const struct mq_message *msg,
+                             struct wr_error *err)
+{
+    struct waiting_job w = {.job = {.msg = msg, .done = wake_waiter}};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.wake, NULL);
+    api_intake_submit(intake, &w.job);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.wake, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_cond_destroy(&w.wake);
+    pthread_mutex_destroy(&w.lock);
     if (err)
-        *err = job.detail;
-    return job.result;
+        *err = w.detail;
+    return w.result;
 }
 
 bool api_intake_connected(struct api_intake *intake)

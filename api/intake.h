@@ -29,9 +29,22 @@ struct api_intake *api_intake_start(const struct api_intake_options *options,
 /* Fails whatever is queued, waits for the thread and frees everything. */
 void api_intake_stop(struct api_intake *intake);
 
-/* Publishes msg (mandatory, confirmed) and blocks until its fate is known:
- * WR_OK only when the broker confirmed it. msg and its strings must stay
- * valid until this returns. Safe from any number of threads. */
+/* One publish handed to the thread. The caller owns it (and msg, with
+ * its strings) until done() has been called, exactly once, from the
+ * publishing thread (or from api_intake_submit itself when the API is
+ * stopping): result is WR_OK only when the broker confirmed the message.
+ * done() must not block. */
+struct api_intake_job {
+    const struct mq_message *msg;
+    void (*done)(struct api_intake_job *job, wr_status result, const struct wr_error *detail);
+    struct api_intake_job *next; /* private to intake.c */
+};
+
+/* Queues job for publishing (mandatory, confirmed). Safe from any thread. */
+void api_intake_submit(struct api_intake *intake, struct api_intake_job *job);
+
+/* api_intake_submit, then waits for the outcome: WR_OK only when the
+ * broker confirmed it. */
 wr_status api_intake_publish(struct api_intake *intake, const struct mq_message *msg,
                              struct wr_error *err) WR_MUST_CHECK;
 

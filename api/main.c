@@ -190,6 +190,7 @@ static int run(const struct cfg *cfg)
         .address = cfg_str(cfg, CFG_API_ADDRESS),
         .port = (int)cfg_int(cfg, CFG_API_PORT),
         .max_connections = (unsigned)cfg_int(cfg, CFG_API_MAX_CONNECTIONS),
+        .threads = (unsigned)cfg_int(cfg, CFG_API_THREADS),
         .tls_cert_pem = cert,
         .tls_key_pem = key,
     };

@@ -181,37 +181,76 @@ static char *placed_body(json_t *order, const char *order_id, const char *storef
     return json_dumps(order, JSON_COMPACT);
 }
 
-/* Publishes order.placed; WR_OK only once the broker confirmed it. */
-static wr_status publish_placed(struct api_context *ctx, const char *body, const char *order_id,
-                                const char *storefront, const char *traceparent,
-                                struct wr_error *err)
-{
+/* An order.placed on its way to the broker, with everything its message
+ * borrows, kept until the request is finished. */
+struct api_pending {
+    struct api_intake_job job; /* first: the intake's callback gets its address */
+    void (*wake)(void *token);
+    void *token;
+    char *body;
+    char order_id[40];
     char message_id[37];
-    new_uuid(message_id);
-    struct mq_header headers[] = {
-        {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
-        {.key = "traceparent", .kind = MQ_HEADER_STRING, .string = (char *)traceparent},
-        {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = (char *)storefront},
-    };
-    struct mq_message msg = {
+    char traceparent[56];
+    char storefront[64];
+    char *idempotency_key; /* NULL without one */
+    struct mq_header headers[3];
+    struct mq_message msg;
+    wr_status result;
+    struct wr_error detail;
+};
+
+static void pending_free(struct api_pending *p)
+{
+    free(p->body);
+    free(p->idempotency_key);
+    free(p);
+}
+
+/* The message of order.placed, borrowing p's strings. */
+static void build_placed_message(struct api_context *ctx, struct api_pending *p)
+{
+    new_uuid(p->message_id);
+    p->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
+    p->headers[1] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
+                                       .string = p->traceparent};
+    p->headers[2] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
+                                       .string = p->storefront};
+    p->msg = (struct mq_message){
         .exchange = ctx->exchange,
         .routing_key = "order.placed",
-        .body = body,
-        .body_len = strlen(body),
-        .message_id = message_id,
-        .correlation_id = order_id,
+        .body = p->body,
+        .body_len = strlen(p->body),
+        .message_id = p->message_id,
+        .correlation_id = p->order_id,
         .type = "order.placed",
         .content_type = "application/json",
         .timestamp = (int64_t)time(NULL),
         .persistent = true,
-        .headers = headers,
+        .headers = p->headers,
         .header_count = 3,
     };
-    wr_status status = api_intake_publish(ctx->intake, &msg, err);
-    api_metrics_published(ctx->metrics, status == WR_OK           ? API_PUBLISH_CONFIRMED
-                                        : status == WR_ERR_NACK ? API_PUBLISH_NACKED
-                                                                : API_PUBLISH_FAILED);
-    return status;
+    p->job.msg = &p->msg;
+}
+
+/* From the publishing thread: remember the outcome, wake the request. */
+static void placed_done(struct api_intake_job *job, wr_status result,
+                        const struct wr_error *detail)
+{
+    struct api_pending *p = (struct api_pending *)job;
+    p->result = result;
+    p->detail = *detail;
+    p->wake(p->token);
+}
+
+void api_pending_start(struct api_context *ctx, struct api_response *res, void (*wake)(void *),
+                       void *token)
+{
+    struct api_pending *p = res->pending;
+    p->wake = wake;
+    p->token = token;
+    p->job.done = placed_done;
+    build_placed_message(ctx, p);
+    api_intake_submit(ctx->intake, &p->job);
 }
 
 static void unavailable(struct api_response *res, const char *what)
@@ -259,31 +298,66 @@ static bool claim_key(struct api_context *ctx, struct db_conn *db, const char *s
     return false;
 }
 
-/* Publishes and answers; records the outcome of a claimed key. */
-static void place_order(struct api_context *ctx, const struct api_request *req,
-                        const char *storefront, json_t *order, const char *order_id,
-                        struct db_conn *db, const char *traceparent, struct api_response *res)
+/* Prepares the publish of order.placed; the server sends it
+ * (api_pending_start) and answers in api_finish. */
+static void place_order(const struct api_request *req, const char *storefront, json_t *order,
+                        const char *order_id, const char *traceparent, struct api_response *res)
 {
     char placed_at[WR_RFC3339_SIZE];
-    struct wr_error err;
+    struct api_pending *p = calloc(1, sizeof *p);
     wr_rfc3339_now(placed_at);
     api_order_apply_defaults(order);
-    char *body = placed_body(order, order_id, storefront, req->idempotency_key, placed_at);
-    wr_status status = publish_placed(ctx, body, order_id, storefront, traceparent, &err);
-    free(body);
-    if (status == WR_OK) {
-        accepted_response(res, order_id);
-        if (db && api_idem_complete(db, storefront, req->idempotency_key, 202, res->body, &err) !=
-                      WR_OK)
-            wr_log(WR_LOG_WARN, "api", "order %s accepted but its key not recorded: %s", order_id,
-                   err.message);
+    if (p)
+        p->body = placed_body(order, order_id, storefront, req->idempotency_key, placed_at);
+    if (p && req->idempotency_key)
+        p->idempotency_key = strdup(req->idempotency_key);
+    if (!p || !p->body || (req->idempotency_key && !p->idempotency_key)) {
+        if (p)
+            pending_free(p);
+        unavailable(res, "out of memory; retry");
         return;
     }
-    wr_log(WR_LOG_WARN, "api", "order %s not accepted: %s: %s", order_id, wr_status_str(status),
-           err.message);
-    if (db && api_idem_release(db, storefront, req->idempotency_key, &err) != WR_OK)
-        wr_log(WR_LOG_WARN, "api", "releasing an Idempotency-Key failed: %s", err.message);
-    unavailable(res, "the order could not be handed to the broker; retry");
+    snprintf(p->order_id, sizeof p->order_id, "%s", order_id);
+    snprintf(p->traceparent, sizeof p->traceparent, "%s", traceparent);
+    snprintf(p->storefront, sizeof p->storefront, "%s", storefront);
+    res->pending = p;
+}
+
+/* Records a claimed key's answer (complete) or gives the claim up (release). */
+static void settle_key(struct api_context *ctx, const struct api_pending *p, bool accepted,
+                       const char *answer)
+{
+    struct wr_error err;
+    struct db_conn *db = db_pool_acquire(ctx->db, &err);
+    wr_status status = !db ? err.code
+                       : accepted
+                           ? api_idem_complete(db, p->storefront, p->idempotency_key, 202, answer,
+                                               &err)
+                           : api_idem_release(db, p->storefront, p->idempotency_key, &err);
+    if (db)
+        db_pool_release(ctx->db, db);
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "api", "order %s: recording its Idempotency-Key failed: %s",
+               p->order_id, err.message);
+}
+
+void api_finish(struct api_context *ctx, struct api_response *res)
+{
+    struct api_pending *p = res->pending;
+    res->pending = NULL;
+    api_metrics_published(ctx->metrics, p->result == WR_OK           ? API_PUBLISH_CONFIRMED
+                                        : p->result == WR_ERR_NACK ? API_PUBLISH_NACKED
+                                                                   : API_PUBLISH_FAILED);
+    if (p->result == WR_OK) {
+        accepted_response(res, p->order_id);
+    } else {
+        wr_log(WR_LOG_WARN, "api", "order %s not accepted: %s: %s", p->order_id,
+               wr_status_str(p->result), p->detail.message);
+        unavailable(res, "the order could not be handed to the broker; retry");
+    }
+    if (p->idempotency_key)
+        settle_key(ctx, p, p->result == WR_OK, res->body);
+    pending_free(p);
 }
 
 static void orders_post(struct api_context *ctx, const struct api_request *req,
@@ -310,9 +384,9 @@ static void orders_post(struct api_context *ctx, const struct api_request *req,
         unavailable(res, "the idempotency store is unavailable");
     } else if (!req->idempotency_key) {
         new_uuid(order_id);
-        place_order(ctx, req, caller.name, order, order_id, NULL, traceparent, res);
+        place_order(req, caller.name, order, order_id, traceparent, res);
     } else if (claim_key(ctx, db, caller.name, req->idempotency_key, order, order_id, res)) {
-        place_order(ctx, req, caller.name, order, order_id, db, traceparent, res);
+        place_order(req, caller.name, order, order_id, traceparent, res);
     }
     if (db)
         db_pool_release(ctx->db, db);

@@ -1,9 +1,12 @@
-/* The HTTP side of warren-api on libmicrohttpd: one thread per connection
- * (a request may sleep while its order is confirmed by the broker), bodies
- * collected up to the limit, one JSON access-log line per request. */
+/* The HTTP side of warren-api on libmicrohttpd: a small pool of event-loop
+ * threads; a request whose order waits for the broker's confirm is
+ * suspended (its thread serves others) and resumed by the publishing
+ * thread. Bodies are collected up to the limit; one JSON access-log line
+ * per request. */
 #include "api/api.h"
 
 #include "core/clock.h"
+#include "core/log.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -23,6 +26,8 @@ struct api_server {
 
 /* Per-request state kept by MHD between calls (con_cls). */
 struct request_state {
+    struct MHD_Connection *connection;
+    bool handled;   /* api_handle has run; a later call finishes a pending answer */
     struct timespec started;
     char *body;
     size_t body_len;
@@ -91,6 +96,13 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     (void)code;
     if (!state)
         return;
+    if (state->res.pending) {
+        /* never resumed, so its publish may still be in flight: the state
+         * must outlive it (a rare leak beats a use after free) */
+        wr_log(WR_LOG_WARN, "api", "a request ended while its publish was pending");
+        *con_cls = NULL;
+        return;
+    }
     double seconds = seconds_since(&state->started);
     if (state->answered) {
         api_metrics_request_done(server->ctx->metrics, state->res.route, state->res.status,
@@ -159,6 +171,13 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
     return result;
 }
 
+/* From the publishing thread: the request's outcome is known. */
+static void resume_request(void *token)
+{
+    struct request_state *state = token;
+    MHD_resume_connection(state->connection);
+}
+
 static const char *header(struct MHD_Connection *connection, const char *name)
 {
     return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
@@ -173,8 +192,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     struct request_state *state = *con_cls;
     (void)version;
     if (!state) {
-        *con_cls = begin_request(server, connection, method, url);
-        return *con_cls ? MHD_YES : MHD_NO;
+        *con_cls = state = begin_request(server, connection, method, url);
+        if (state)
+            state->connection = connection;
+        return state ? MHD_YES : MHD_NO;
+    }
+    if (state->handled) { /* resumed: the broker has answered */
+        api_finish(server->ctx, &state->res);
+        return send_response(connection, state);
     }
     if (*upload_data_size > 0) {
         bool kept = append_body(server, state, upload_data, *upload_data_size);
@@ -193,6 +218,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         .body_too_large = state->too_large,
     };
     api_handle(server->ctx, &req, &state->res);
+    state->handled = true;
+    if (state->res.pending) {
+        MHD_suspend_connection(connection); /* before the publish can complete */
+        api_pending_start(server->ctx, &state->res, resume_request, state);
+        return MHD_YES;
+    }
     return send_response(connection, state);
 }
 
@@ -222,8 +253,7 @@ struct api_server *api_server_start(struct api_context *ctx,
     }
     server->ctx = ctx;
     server->max_body = ctx->limits.max_body;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_AUTO | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     if (options->tls_cert_pem)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem tls[] = {
@@ -236,6 +266,7 @@ struct api_server *api_server_start(struct api_context *ctx,
         flags, (uint16_t)options->port, NULL, NULL, access_handler, server,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+        MHD_OPTION_THREAD_POOL_SIZE, options->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
         MHD_OPTION_ARRAY, options->tls_cert_pem ? tls : none,
