@@ -72,6 +72,20 @@ int ts_worker_stop(pid_t pid)
     return ts_stop(pid, SIGTERM, 15000);
 }
 
+int ts_workers_stop(pid_t *pids, size_t count)
+{
+    int first = 0;
+    for (size_t i = 0; i < count; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    for (size_t i = 0; i < count; i++) {
+        int status = pids[i] > 0 ? ts_reap(pids[i], 15000) : 0;
+        first = first ? first : status;
+        pids[i] = 0;
+    }
+    return first;
+}
+
 static void set_api_environment(const char *port, const char *exchange)
 {
     char keys[512], db[256];

@@ -7,6 +7,7 @@
 #ifndef WARREN_TESTS_SUPPORT_PROGRAMS_H
 #define WARREN_TESTS_SUPPORT_PROGRAMS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "tests/support/world.h"
@@ -22,6 +23,11 @@ pid_t ts_worker_start(const struct ts_world *w, const char *service, const char 
 
 /* SIGTERM; returns the worker's exit status (SIGKILL after 15 s: 137). */
 int ts_worker_stop(pid_t pid);
+
+/* Stops count workers at once (SIGTERM to all, then waits for each, SIGKILL
+ * after 15 s); pids of 0 are skipped, and every pid becomes 0. Returns 0
+ * when all exited 0, else the first other exit status. */
+int ts_workers_stop(pid_t *pids, size_t count);
 
 struct ts_api {
     pid_t pid;

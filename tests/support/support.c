@@ -183,8 +183,13 @@ pid_t ts_spawn(char *const argv[], const char *log_path)
 
 int ts_stop(pid_t pid, int sig, int timeout_ms)
 {
-    int wstatus = 0;
     kill(pid, sig);
+    return ts_reap(pid, timeout_ms);
+}
+
+int ts_reap(pid_t pid, int timeout_ms)
+{
+    int wstatus = 0;
     for (int waited = 0; waited < timeout_ms; waited += 10) {
         if (waitpid(pid, &wstatus, WNOHANG) == pid)
             return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);

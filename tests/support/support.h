@@ -76,6 +76,10 @@ pid_t ts_spawn(char *const argv[], const char *log_path);
  * SIGKILLs it. Returns the exit status (0-255), or 128+signal. */
 int ts_stop(pid_t pid, int sig, int timeout_ms);
 
+/* Waits up to timeout_ms for pid to exit (a signal was sent before); then
+ * SIGKILLs it. Returns the exit status (0-255), or 128+signal. */
+int ts_reap(pid_t pid, int timeout_ms);
+
 /* Waits up to timeout_ms for pid to exit by itself; returns its wait
  * status, or -1 on timeout. */
 int ts_wait_exit(pid_t pid, int timeout_ms);

@@ -34,10 +34,9 @@ static void setup(void)
  * report) and removes the world before asserting. */
 static void teardown(void)
 {
-    int first = ts_worker_stop(workers[0]), second = ts_worker_stop(workers[1]);
+    int status = ts_workers_stop(workers, 2);
     ts_world_destroy(&world);
-    ck_assert_int_eq(first, 0);
-    ck_assert_int_eq(second, 0);
+    ck_assert_int_eq(status, 0);
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */

@@ -89,12 +89,8 @@ void sg_fleet_start(struct sg_fleet *f)
 
 int sg_fleet_stop(struct sg_fleet *f)
 {
-    int first = ts_api_stop(&f->api), status;
-    for (size_t i = 0; i < SG_MAX_WORKERS; i++) {
-        if (f->pid[i] > 0 && (status = ts_worker_stop(f->pid[i])) != 0 && first == 0)
-            first = status;
-        f->pid[i] = 0;
-    }
+    int api = ts_api_stop(&f->api), workers = ts_workers_stop(f->pid, SG_MAX_WORKERS);
+    int first = api ? api : workers;
     ts_broker_disconnect();
     ts_world_destroy(&f->world);
     db_close(f->orders);
@@ -106,12 +102,14 @@ int sg_fleet_stop(struct sg_fleet *f)
 pid_t sg_fleet_doom(struct sg_fleet *f, const char *service, const char *crash_at)
 {
     char queue[160];
+    pid_t stopping[SG_MAX_WORKERS] = {0};
     for (size_t i = 0; i < SG_MAX_WORKERS; i++) {
         if (f->pid[i] > 0 && strcmp(f->service[i], service) == 0) {
-            ck_assert_int_eq(ts_worker_stop(f->pid[i]), 0);
+            stopping[i] = f->pid[i];
             f->pid[i] = 0;
         }
     }
+    ck_assert_int_eq(ts_workers_stop(stopping, SG_MAX_WORKERS), 0);
     pid_t doomed = ts_worker_start(&f->world, service, crash_at);
     ts_world_queue(&f->world, service, "", queue, sizeof queue);
     ck_assert_msg(ts_wait_consumers(queue, 1) == 1, "%s: the doomed worker did not consume", queue);
