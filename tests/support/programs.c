@@ -102,7 +102,7 @@ void ts_api_start(struct ts_api *api, const char *exchange, const char *tls_cert
                   const char *tls_key)
 {
     char port[16], health[128];
-    snprintf(port, sizeof port, "%d", ts_port(7));
+    snprintf(port, sizeof port, "%d", ts_free_port());
     snprintf(api->base_url, sizeof api->base_url, "%s://localhost:%s", tls_cert ? "https" : "http",
              port);
     snprintf(api->log, sizeof api->log, "/tmp/warren-api-test-%d.log", (int)getpid());

@@ -1,7 +1,7 @@
 /* warren's own programs started by tests against the stack: warren-worker
  * (WARREN_WORKER_BIN) per service, on a world's queue or on the real
  * topology's, optionally with a crash point; and warren-api
- * (WARREN_API_BIN) on a port of this test, with the test keys of
+ * (WARREN_API_BIN) on a free port, with the test keys of
  * tests/support/api-keys.yaml (shop-a-key, limited-key, admin-key). Every
  * process started here is tracked (ts_track_begin in support.h). */
 #ifndef WARREN_TESTS_SUPPORT_PROGRAMS_H
@@ -35,7 +35,7 @@ struct ts_api {
     char log[128];     /* its log file */
 };
 
-/* Starts warren-api on ts_port(7) publishing to exchange, serving https
+/* Starts warren-api on ts_free_port() publishing to exchange, serving https
  * when tls_cert and tls_key are not NULL, with the test keys and the
  * stack's broker and databases; waits up to 10 s for /healthz (asserts).
  * Other WARREN_* variables the test set are inherited. */

@@ -5,11 +5,14 @@
 #include "tests/support/support.h"
 
 #include <check.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,9 +214,27 @@ int ts_wait_exit(pid_t pid, int timeout_ms)
     return -1;
 }
 
-int ts_port(int offset)
+/* True when nothing is bound to 127.0.0.1:port. */
+static int port_is_free(int port)
 {
-    return 20000 + (int)(getpid() % 20000) + offset;
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int free_port = fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof address) == 0;
+    if (fd >= 0)
+        close(fd);
+    return free_port;
+}
+
+int ts_free_port(void)
+{
+    int first = 20000 + (int)(getpid() % 12000);
+    for (int port = first; port < first + 500 && port < 32768; port++)
+        if (port_is_free(port))
+            return port;
+    ck_abort_msg("no free port from %d", first);
+    return 0;
 }
 
 void ts_track_begin(void)

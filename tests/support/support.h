@@ -84,8 +84,11 @@ int ts_reap(pid_t pid, int timeout_ms);
  * status, or -1 on timeout. */
 int ts_wait_exit(pid_t pid, int timeout_ms);
 
-/* A port for a server started by a test: 20000 + (pid % 20000) + offset. */
-int ts_port(int offset);
+/* A TCP port for a server started by a test: the first one free on
+ * 127.0.0.1 from 20000 + pid % 12000 upwards, below the kernel's ephemeral
+ * range (32768 and up), so no outgoing connection holds it by chance.
+ * Asserts one was found. */
+int ts_free_port(void);
 
 /* Process tracking, for test runners whose forked tests start processes:
  * a failed test's checked teardown does not run, so in the runner (an
