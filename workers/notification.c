@@ -13,7 +13,6 @@
  * is marked `unknown` and logged for support (at most once in that narrow
  * window rather than twice). Email and SMS have a row each, so a retry of
  * one never repeats the other. */
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "core/log.h"
 #include "workers/email.h"
+#include "workers/http_form.h"
 #include "workers/internal.h"
 #include "workers/services.h"
 #include "workers/sms.h"
@@ -96,7 +96,7 @@ static void notification_fini(void *state)
     sms_client_destroy(n->sms);
     email_client_destroy(n->email);
     db_close(n->marks);
-    curl_global_cleanup();
+    hf_global_cleanup();
     free(n);
 }
 
@@ -110,9 +110,9 @@ static wr_status notification_init(const struct wrk_env *env, void **state, stru
     struct notification *n = calloc(1, sizeof *n);
     if (!n)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (hf_global_init(err) != WR_OK) {
         free(n);
-        return wr_error_set(err, WR_ERR_NOMEM, "libcurl did not initialise");
+        return err->code;
     }
     snprintf(n->domain, sizeof n->domain, "%s", strchr(email.from, '@') + 1);
     if (!(n->marks = db_open(cfg_str(cfg, CFG_DB_NOTIFICATION_URL), err)) ||

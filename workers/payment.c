@@ -4,12 +4,12 @@
  * retry; any other 4xx is a configuration error, dead-lettered at once.
  * Every charge is recorded in the service's own table, in the step's
  * transaction, and the gateway's Idempotency-Key makes a redelivery safe. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "workers/http_form.h"
 #include "workers/internal.h"
 #include "workers/payment_gateway.h"
 #include "workers/services.h"
@@ -46,12 +46,12 @@ static wr_status payment_init(const struct wrk_env *env, void **state, struct wr
     struct payment *p = calloc(1, sizeof *p);
     if (!p)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (hf_global_init(err) != WR_OK) {
         free(p);
-        return wr_error_set(err, WR_ERR_NOMEM, "libcurl did not initialise");
+        return err->code;
     }
     if (!(p->gateway = pgw_client_create(&options, err))) {
-        curl_global_cleanup();
+        hf_global_cleanup();
         free(p);
         return err->code;
     }
@@ -67,7 +67,7 @@ static void payment_fini(void *state)
 {
     struct payment *p = state;
     pgw_client_destroy(p->gateway);
-    curl_global_cleanup();
+    hf_global_cleanup();
     free(p);
 }
 

@@ -1,8 +1,8 @@
 /* The payment gateway client: one charge in Stripe's wire format over
- * libcurl (POST {base}/v1/payment_intents, form-encoded, Bearer key,
+ * http_form.h (POST {base}/v1/payment_intents, form-encoded, Bearer key,
  * an Idempotency-Key derived from the order). It sorts every answer into
  * paid, declined (an outcome), transient (retry) or permanent (a
- * configuration error). No curl type leaves payment_gateway.c. */
+ * configuration error). */
 #ifndef WARREN_WORKERS_PAYMENT_GATEWAY_H
 #define WARREN_WORKERS_PAYMENT_GATEWAY_H
 
@@ -22,7 +22,7 @@ struct pgw_client;
 
 /* Creates a client (one reused connection; one thread at a time). NULL
  * with err set when out of memory or libcurl cannot start. Free with
- * pgw_client_destroy(). The caller has called curl_global_init(). */
+ * pgw_client_destroy(). The caller has called hf_global_init(). */
 struct pgw_client *pgw_client_create(const struct pgw_options *options, struct wr_error *err);
 void pgw_client_destroy(struct pgw_client *client);
 

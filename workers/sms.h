@@ -1,9 +1,8 @@
 /* The SMS client of the notification service: one text message in
- * Twilio's wire format over libcurl (POST
+ * Twilio's wire format over http_form.h (POST
  * {base}/2010-04-01/Accounts/{sid}/Messages.json, form To, From, Body,
  * HTTP basic auth sid:token). It sorts the answer into sent, transient
- * (5xx, 429, timeout, no connection) or permanent (other 4xx). No curl
- * type leaves sms.c. */
+ * (5xx, 429, timeout, no connection) or permanent (other 4xx). */
 #ifndef WARREN_WORKERS_SMS_H
 #define WARREN_WORKERS_SMS_H
 
@@ -25,7 +24,7 @@ struct sms_client;
 
 /* Copies the options. NULL with err set when out of memory or libcurl
  * cannot start. Free with sms_client_destroy(). One thread at a time; the
- * caller has called curl_global_init(). */
+ * caller has called hf_global_init(). */
 struct sms_client *sms_client_create(const struct sms_options *options, struct wr_error *err);
 void sms_client_destroy(struct sms_client *client);
 
