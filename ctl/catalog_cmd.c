@@ -3,7 +3,6 @@
  * import checks every row of the CSV before touching anything and then
  * upserts them all in one statement; stock is what is still available
  * (open reservations have already been taken from it). */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +14,6 @@
 
 #define MAX_FILE (64u << 20)
 #define NAME_WIDTH 40
-
-struct catalog_args {
-    const char *arg[2];
-    size_t count;
-    bool json;
-};
-
-struct subcommand {
-    const char *name;
-    const char *usage;
-    const char *help;
-    size_t positionals; /* exactly this many */
-    bool takes_json;
-    int (*run)(const struct ctl_context *ctx, const struct catalog_args *args);
-};
 
 /* Columns of the rows catalog_rows() returns. */
 enum { C_SKU, C_NAME, C_PRICE, C_CURRENCY, C_STOCK, C_RESERVED, C_UPDATED, C_COUNT };
@@ -103,7 +87,7 @@ static wr_status upsert(struct db_conn *db, const json_t *rows, long *created, l
     return status;
 }
 
-static int run_import(const struct ctl_context *ctx, const struct catalog_args *args)
+static int run_import(const struct ctl_context *ctx, const struct ctl_args *args)
 {
     const char *path = args->arg[0];
     char *text = NULL;
@@ -164,6 +148,14 @@ static json_t *row_json(const struct db_result *res, size_t r)
                      (json_int_t)strtoll(db_result_value(res, r, C_STOCK), NULL, 10), "reserved",
                      (json_int_t)strtoll(db_result_value(res, r, C_RESERVED), NULL, 10),
                      "updated_at", db_result_value(res, r, C_UPDATED));
+}
+
+static json_t *rows_json(const struct db_result *res)
+{
+    json_t *all = json_array();
+    for (size_t r = 0; all && r < db_result_rows(res); r++)
+        json_array_append_new(all, row_json(res, r));
+    return all;
 }
 
 static void print_json(json_t *value)
@@ -229,33 +221,6 @@ static void print_table(const struct db_result *res)
     printf("%zu %s\n", rows, rows == 1 ? "SKU" : "SKUs");
 }
 
-static int run_list(const struct ctl_context *ctx, const struct catalog_args *args)
-{
-    struct db_result *res = NULL;
-    struct wr_error err = {0};
-    struct db_conn *db = open_inventory(ctx);
-    int code = CTL_EXIT_FAILED;
-    if (!db)
-        goto out;
-    if (catalog_rows(db, NULL, &res, &err) != WR_OK) {
-        fprintf(stderr, "warrenctl: %s\n", err.message);
-        goto out;
-    }
-    if (args->json) {
-        json_t *all = json_array();
-        for (size_t r = 0; all && r < db_result_rows(res); r++)
-            json_array_append_new(all, row_json(res, r));
-        print_json(all);
-    } else {
-        print_table(res);
-    }
-    code = CTL_EXIT_OK;
-out:
-    db_result_free(res);
-    db_close(db);
-    return code;
-}
-
 static void print_one(const struct db_result *res)
 {
     char price[64];
@@ -272,7 +237,19 @@ static void print_one(const struct db_result *res)
            db_result_value(res, 0, C_RESERVED), db_result_value(res, 0, C_UPDATED));
 }
 
-static int run_show(const struct ctl_context *ctx, const struct catalog_args *args)
+static void print_result(const struct db_result *res, bool one, bool json)
+{
+    if (json)
+        print_json(one ? row_json(res, 0) : rows_json(res));
+    else if (one)
+        print_one(res);
+    else
+        print_table(res);
+}
+
+/* Prints the catalog, or only sku when not NULL (exit 1 when there is no
+ * such SKU), as text or as JSON. Returns an exit status. */
+static int print_rows(const struct ctl_context *ctx, const char *sku, bool json)
 {
     struct db_result *res = NULL;
     struct wr_error err = {0};
@@ -280,23 +257,32 @@ static int run_show(const struct ctl_context *ctx, const struct catalog_args *ar
     int code = CTL_EXIT_FAILED;
     if (!db)
         goto out;
-    if (catalog_rows(db, args->arg[0], &res, &err) != WR_OK) {
+    if (catalog_rows(db, sku, &res, &err) != WR_OK) {
         fprintf(stderr, "warrenctl: %s\n", err.message);
         goto out;
     }
-    if (db_result_rows(res) == 0) {
-        fprintf(stderr, "warrenctl: no SKU '%s' in the catalog\n", args->arg[0]);
+    if (sku && db_result_rows(res) == 0) {
+        fprintf(stderr, "warrenctl: no SKU '%s' in the catalog\n", sku);
         goto out;
     }
-    if (args->json)
-        print_json(row_json(res, 0));
-    else
-        print_one(res);
+    print_result(res, sku != NULL, json);
     code = CTL_EXIT_OK;
 out:
     db_result_free(res);
     db_close(db);
     return code;
+}
+
+/* --json (args->flag) prints an array. */
+static int run_list(const struct ctl_context *ctx, const struct ctl_args *args)
+{
+    return print_rows(ctx, NULL, args->flag);
+}
+
+/* --json (args->flag) prints an object. */
+static int run_show(const struct ctl_context *ctx, const struct ctl_args *args)
+{
+    return print_rows(ctx, args->arg[0], args->flag);
 }
 
 /* ---- set-stock ------------------------------------------------------------------------ */
@@ -308,7 +294,7 @@ static bool stock_valid(const char *text)
            strtoll(text, NULL, 10) <= 2147483647LL;
 }
 
-static int run_set_stock(const struct ctl_context *ctx, const struct catalog_args *args)
+static int run_set_stock(const struct ctl_context *ctx, const struct ctl_args *args)
 {
     const char *params[] = {args->arg[0], args->arg[1]};
     struct db_result *res = NULL;
@@ -345,7 +331,7 @@ out:
 
 /* ---- command line ---------------------------------------------------------------------- */
 
-static const struct subcommand subcommands[] = {
+static const struct ctl_subcommand subcommands[] = {
     {"import", "warrenctl [--config FILE] catalog import FILE.csv",
      "Reads FILE.csv: a header line naming the columns sku,name,price,currency,stock (any\n"
      "order), then one SKU per line; price is in minor units (1299 for 12.99 EUR), currency\n"
@@ -353,75 +339,32 @@ static const struct subcommand subcommands[] = {
      "FILE:LINE: message and then nothing is imported. Otherwise every row is inserted or\n"
      "updated (name, price, currency, stock) in one transaction; SKUs not in the file are\n"
      "left alone. Exit 0 when imported, 1 on bad rows or a database failure.\n",
-     1, false, run_import},
+     1, NULL, run_import},
     {"list", "warrenctl [--config FILE] catalog list [--json]",
      "Prints every SKU with its price, available stock and the quantity held by open\n"
      "reservations, as a table, or with --json as an array (prices in minor units).\n",
-     0, true, run_list},
+     0, "--json", run_list},
     {"show", "warrenctl [--config FILE] catalog show SKU [--json]",
-     "Prints one SKU in full. Exit 1 if there is no such SKU.\n", 1, true, run_show},
+     "Prints one SKU in full. Exit 1 if there is no such SKU.\n", 1, "--json", run_show},
     {"set-stock", "warrenctl [--config FILE] catalog set-stock SKU N",
      "Sets the available stock of SKU to N (open reservations are not counted in it).\n"
      "Exit 1 if there is no such SKU.\n",
-     2, false, run_set_stock},
+     2, NULL, run_set_stock},
 };
 
-#define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
-
-static void print_help(void)
-{
-    puts("usage: warrenctl [--config FILE] catalog import|list|show|set-stock ...\n"
-         "\n"
-         "The inventory service's catalog, in its database (database.inventory_url; the\n"
-         "WARREN_DATABASE_INVENTORY_URL variable overrides it). Its tables are created when\n"
-         "missing, so a catalog can be imported before any worker has run.\n");
-    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
-        printf("%s\n%s\n", subcommands[i].usage, subcommands[i].help);
-    puts("Exit status: 0 ok, 1 failed, not found or bad rows, 2 usage error.");
-}
-
-static int parse_args(const struct subcommand *sub, int argc, char **argv,
-                      struct catalog_args *args, bool *help)
-{
-    char command[64];
-    snprintf(command, sizeof command, "catalog %s", sub->name);
-    for (int i = 0; i < argc; i++) {
-        if (ctl_is_help(argv[i]))
-            *help = true;
-        else if (strcmp(argv[i], "--json") == 0 && sub->takes_json)
-            args->json = true;
-        else if (argv[i][0] == '-' && argv[i][1] && !isdigit((unsigned char)argv[i][1]))
-            return ctl_usage_error(command, "unknown option '%s'", argv[i]);
-        else if (args->count == sub->positionals)
-            return ctl_usage_error(command, "unexpected argument '%s'", argv[i]);
-        else
-            args->arg[args->count++] = argv[i];
-    }
-    if (args->count < sub->positionals && !*help)
-        return ctl_usage_error(command, "missing arguments (usage: %s)", sub->usage);
-    return CTL_EXIT_OK;
-}
+static const struct ctl_group group = {
+    .name = "catalog",
+    .intro = "usage: warrenctl [--config FILE] catalog import|list|show|set-stock ...\n"
+             "\n"
+             "The inventory service's catalog, in its database (database.inventory_url; the\n"
+             "WARREN_DATABASE_INVENTORY_URL variable overrides it). Its tables are created when\n"
+             "missing, so a catalog can be imported before any worker has run.\n",
+    .epilog = "Exit status: 0 ok, 1 failed, not found or bad rows, 2 usage error.",
+    .subcommands = subcommands,
+    .count = sizeof subcommands / sizeof subcommands[0],
+};
 
 int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv)
 {
-    struct catalog_args args = {0};
-    bool help = false;
-    if (argc < 2)
-        return ctl_usage_error("catalog", "missing subcommand (import, list, show or set-stock)");
-    if (ctl_is_help(argv[1])) {
-        print_help();
-        return CTL_EXIT_OK;
-    }
-    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
-        const struct subcommand *sub = &subcommands[i];
-        if (strcmp(argv[1], sub->name) != 0)
-            continue;
-        int code = parse_args(sub, argc - 2, argv + 2, &args, &help);
-        if (code != CTL_EXIT_OK || !help)
-            return code != CTL_EXIT_OK ? code : sub->run(ctx, &args);
-        printf("usage: %s\n\n%s", sub->usage, sub->help);
-        return CTL_EXIT_OK;
-    }
-    return ctl_usage_error("catalog", "unknown subcommand '%s' (import, list, show or set-stock)",
-                           argv[1]);
+    return ctl_group_main(&group, ctx, argc, argv);
 }

@@ -45,6 +45,42 @@ int ctl_usage_error(const char *command, const char *fmt, ...)
 /* True for "-h" and "--help". */
 bool ctl_is_help(const char *arg);
 
+/* The words after `warrenctl GROUP SUBCOMMAND`. */
+struct ctl_args {
+    const char *arg[2]; /* the positionals, in order */
+    size_t count;
+    bool flag; /* the subcommand's one option (--verbose, --json) was given */
+};
+
+/* One subcommand of a command group: its help and how to run it. */
+struct ctl_subcommand {
+    const char *name;
+    const char *usage;  /* "warrenctl [--config FILE] catalog show SKU [--json]" */
+    const char *help;   /* the lines after the usage, each ending in '\n' */
+    size_t positionals; /* exactly this many (at most 2) */
+    const char *flag;   /* the one option it takes ("--json"), or NULL */
+    int (*run)(const struct ctl_context *ctx, const struct ctl_args *args);
+};
+
+/* A command group made of subcommands (topology, catalog). */
+struct ctl_group {
+    const char *name;    /* "catalog" */
+    const char *intro;   /* `GROUP --help` before the subcommands */
+    const char *epilog;  /* `GROUP --help` after them: the exit statuses */
+    const char *missing; /* "missing <this>" when positionals lack; NULL:
+                          * "missing arguments (usage: <usage>)" */
+    const struct ctl_subcommand *subcommands;
+    size_t count;
+};
+
+/* Runs `warrenctl GROUP SUBCOMMAND ARGS...` (argv[0] is GROUP): prints
+ * the group's or the subcommand's help, reports a usage error (an unknown
+ * subcommand or option; an argument starting with '-' and a digit is a
+ * positional), or calls the subcommand's run(). Returns an exit status.
+ * (ctl/subcommands.c) */
+int ctl_group_main(const struct ctl_group *group, const struct ctl_context *ctx, int argc,
+                   char **argv);
+
 /* `warrenctl topology ...`: argv[0] is "topology". Returns an exit status. */
 int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
 

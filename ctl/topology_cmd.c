@@ -10,22 +10,10 @@
 #include "ctl/ctl.h"
 #include "topology/topology.h"
 
-struct topology_args {
-    const char *file;
-    bool verbose;
-};
-
 /* A file loaded and turned into broker specs. */
 struct loaded {
     struct topo_model *model;
     struct topo_derived derived;
-};
-
-struct subcommand {
-    const char *name;
-    const char *usage;
-    const char *help;
-    int (*run)(const struct ctl_context *ctx, const struct topology_args *args);
 };
 
 /* ---- shared steps ------------------------------------------------------------ */
@@ -60,39 +48,66 @@ static void unload(struct loaded *loaded)
     topo_model_free(loaded->model);
 }
 
+/* A file loaded and compared with the live broker. */
+struct planned {
+    struct loaded loaded;
+    struct ctl_broker broker;
+    struct mq_live_state live;
+    struct topo_plan plan;
+};
+
 /* Fetches the live state and builds the plan. Returns an exit status. */
-static int make_plan(const struct ctl_broker *broker, const struct loaded *loaded,
-                     struct mq_live_state *live, struct topo_plan *plan)
+static int make_plan(struct planned *p)
 {
     struct wr_error err = {0};
     char where[1024];
-    memset(plan, 0, sizeof *plan);
-    wr_redact_url(broker->management_url, where, sizeof where);
-    if (mq_live_state_fetch(broker->management_url, broker->vhost, live, &err) != WR_OK) {
+    wr_redact_url(p->broker.management_url, where, sizeof where);
+    if (mq_live_state_fetch(p->broker.management_url, p->broker.vhost, &p->live, &err) != WR_OK) {
         fprintf(stderr, "warrenctl: cannot read the broker's state from %s: %s\n", where,
                 err.message);
         return CTL_EXIT_FAILED;
     }
-    if (topo_plan_build(&loaded->derived, live, plan, &err) != WR_OK) {
+    if (topo_plan_build(&p->loaded.derived, &p->live, &p->plan, &err) != WR_OK) {
         fprintf(stderr, "warrenctl: %s\n", err.message);
         return CTL_EXIT_FAILED;
     }
     return CTL_EXIT_OK;
 }
 
+/* Loads file, reads the broker settings and plans (plan and apply). Free
+ * *p with planned_free() whatever it returns. Returns an exit status. */
+static int plan_file(const struct ctl_context *ctx, const char *file, struct planned *p)
+{
+    memset(p, 0, sizeof *p);
+    int code = load(file, &p->loaded);
+    if (code != CTL_EXIT_OK)
+        return code;
+    if (ctl_broker_settings(ctx, &p->broker) != WR_OK)
+        return CTL_EXIT_FAILED;
+    return make_plan(p);
+}
+
+static void planned_free(struct planned *p)
+{
+    topo_plan_free(&p->plan);
+    mq_live_state_free(&p->live);
+    unload(&p->loaded);
+}
+
 /* ---- validate ---------------------------------------------------------------- */
 
-static int run_validate(const struct ctl_context *ctx, const struct topology_args *args)
+static int run_validate(const struct ctl_context *ctx, const struct ctl_args *args)
 {
+    const char *file = args->arg[0];
     struct loaded loaded;
     (void)ctx;
-    int code = load(args->file, &loaded);
+    int code = load(file, &loaded);
     if (code == CTL_EXIT_OK) {
         const struct topo_model *m = loaded.model;
         const struct topo_derived *d = &loaded.derived;
         printf("%s: ok: %zu %s, %zu %s; on the broker: %zu queues with retry tiers and "
                "dead-letter queues, %zu %s\n",
-               args->file, m->exchange_count, plural(m->exchange_count, "exchange", "exchanges"),
+               file, m->exchange_count, plural(m->exchange_count, "exchange", "exchanges"),
                m->queue_count, plural(m->queue_count, "queue", "queues"), d->queue_count,
                d->binding_count, plural(d->binding_count, "binding", "bindings"));
     }
@@ -102,36 +117,27 @@ static int run_validate(const struct ctl_context *ctx, const struct topology_arg
 
 /* ---- plan -------------------------------------------------------------------- */
 
-static int run_plan(const struct ctl_context *ctx, const struct topology_args *args)
+/* --verbose (args->flag) also lists what is present and equal. */
+static int run_plan(const struct ctl_context *ctx, const struct ctl_args *args)
 {
-    struct loaded loaded;
-    struct ctl_broker broker;
-    struct mq_live_state live = {0};
-    struct topo_plan plan = {0};
+    const char *file = args->arg[0];
+    struct planned p;
     char where[1024];
-    int code = load(args->file, &loaded);
+    int code = plan_file(ctx, file, &p);
     if (code != CTL_EXIT_OK)
         goto out;
-    if (ctl_broker_settings(ctx, &broker) != WR_OK) {
-        code = CTL_EXIT_FAILED;
-        goto out;
-    }
-    if ((code = make_plan(&broker, &loaded, &live, &plan)) != CTL_EXIT_OK)
-        goto out;
-    wr_redact_url(broker.management_url, where, sizeof where);
-    printf("plan: %s against %s (vhost %s)\n", args->file, where, broker.vhost);
-    topo_plan_print(&plan, stdout, args->verbose);
-    if (plan.counts[TOPO_ACTION_DRIFT] || plan.counts[TOPO_ACTION_BLOCKED]) {
+    wr_redact_url(p.broker.management_url, where, sizeof where);
+    printf("plan: %s against %s (vhost %s)\n", file, where, p.broker.vhost);
+    topo_plan_print(&p.plan, stdout, args->flag);
+    if (p.plan.counts[TOPO_ACTION_DRIFT] || p.plan.counts[TOPO_ACTION_BLOCKED]) {
         fprintf(stderr,
                 "warrenctl: the broker differs from %s; apply leaves drifted objects "
                 "alone (delete or fix them on the broker, or change the file)\n",
-                args->file);
+                file);
         code = CTL_EXIT_FAILED;
     }
 out:
-    topo_plan_free(&plan);
-    mq_live_state_free(&live);
-    unload(&loaded);
+    planned_free(&p);
     return code;
 }
 
@@ -155,29 +161,22 @@ static wr_status declare_missing(const struct ctl_broker *broker, const struct l
     return status;
 }
 
-static int run_apply(const struct ctl_context *ctx, const struct topology_args *args)
+/* --verbose (args->flag) also prints the plan first. */
+static int run_apply(const struct ctl_context *ctx, const struct ctl_args *args)
 {
-    struct loaded loaded;
-    struct ctl_broker broker;
-    struct mq_live_state live = {0};
-    struct topo_plan plan = {0};
+    const char *file = args->arg[0];
+    struct planned p;
     struct topo_apply_result result = {0};
     struct wr_error err = {0};
     char where[1024];
-    int code = load(args->file, &loaded);
+    int code = plan_file(ctx, file, &p);
     if (code != CTL_EXIT_OK)
         goto out;
-    if (ctl_broker_settings(ctx, &broker) != WR_OK) {
-        code = CTL_EXIT_FAILED;
-        goto out;
-    }
-    if ((code = make_plan(&broker, &loaded, &live, &plan)) != CTL_EXIT_OK)
-        goto out;
-    wr_redact_url(broker.url, where, sizeof where);
-    printf("apply: %s to %s\n", args->file, where);
-    if (args->verbose)
-        topo_plan_print(&plan, stdout, true);
-    wr_status status = declare_missing(&broker, &loaded, &plan, &result, &err);
+    wr_redact_url(p.broker.url, where, sizeof where);
+    printf("apply: %s to %s\n", file, where);
+    if (args->flag)
+        topo_plan_print(&p.plan, stdout, true);
+    wr_status status = declare_missing(&p.broker, &p.loaded, &p.plan, &result, &err);
     printf("summary: %zu created, %zu already present, %zu drifted (left alone)", result.created,
            result.present, result.drifted);
     if (result.blocked)
@@ -188,89 +187,45 @@ static int run_apply(const struct ctl_context *ctx, const struct topology_args *
         code = CTL_EXIT_FAILED;
     }
 out:
-    topo_plan_free(&plan);
-    mq_live_state_free(&live);
-    unload(&loaded);
+    planned_free(&p);
     return code;
 }
 
 /* ---- command line ------------------------------------------------------------------ */
 
-static const struct subcommand subcommands[] = {
+static const struct ctl_subcommand subcommands[] = {
     {"validate", "warrenctl topology validate FILE",
      "Checks FILE without a broker and prints every problem as FILE:LINE:COLUMN: message\n"
      "on stderr. Exit 0 if the file is valid, 1 if not.\n",
-     run_validate},
+     1, NULL, run_validate},
     {"plan", "warrenctl [--config FILE] topology plan [--verbose] FILE",
      "Compares FILE with the live broker (read through broker.management_url) and prints\n"
      "what apply would create and what has drifted (both sides), changing nothing.\n"
      "--verbose also lists objects that are present and equal.\n"
      "Exit 0 if nothing drifted, 1 if something did or the broker could not be read.\n",
-     run_plan},
+     1, "--verbose", run_plan},
     {"apply", "warrenctl [--config FILE] topology apply [--verbose] FILE",
      "Declares what is missing on the broker (over broker.url): exchanges, each queue with\n"
      "its retry tier queues and dead-letter queue, and bindings. Objects that exist with\n"
      "other settings are reported with both sides and left alone. Running it again\n"
      "creates nothing. --verbose also prints the plan first.\n"
      "Exit 0 if everything is in place, 1 if something drifted or a declaration failed.\n",
-     run_apply},
+     1, "--verbose", run_apply},
 };
 
-#define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
-
-static void print_help(void)
-{
-    puts("usage: warrenctl [--config FILE] topology validate|plan|apply [--verbose] FILE\n"
-         "\n"
-         "The topology file declares exchanges, queues (with service, workers, prefetch and\n"
-         "retry policy) and bindings; see docs/TOPOLOGY.md.\n");
-    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
-        printf("%s\n%s\n", subcommands[i].usage, subcommands[i].help);
-    puts("Exit status: 0 ok, 1 problems in FILE, drift or a broker failure, 2 usage error.");
-}
-
-static int parse_args(const struct subcommand *sub, int argc, char **argv,
-                      struct topology_args *args, bool *help)
-{
-    char command[64];
-    snprintf(command, sizeof command, "topology %s", sub->name);
-    for (int i = 0; i < argc; i++) {
-        if (ctl_is_help(argv[i]))
-            *help = true;
-        else if (strcmp(argv[i], "--verbose") == 0 && sub->run != run_validate)
-            args->verbose = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return ctl_usage_error(command, "unknown option '%s'", argv[i]);
-        else if (args->file)
-            return ctl_usage_error(command, "unexpected argument '%s'", argv[i]);
-        else
-            args->file = argv[i];
-    }
-    if (!args->file && !*help)
-        return ctl_usage_error(command, "missing FILE");
-    return CTL_EXIT_OK;
-}
+static const struct ctl_group group = {
+    .name = "topology",
+    .intro = "usage: warrenctl [--config FILE] topology validate|plan|apply [--verbose] FILE\n"
+             "\n"
+             "The topology file declares exchanges, queues (with service, workers, prefetch and\n"
+             "retry policy) and bindings; see docs/TOPOLOGY.md.\n",
+    .epilog = "Exit status: 0 ok, 1 problems in FILE, drift or a broker failure, 2 usage error.",
+    .missing = "FILE",
+    .subcommands = subcommands,
+    .count = sizeof subcommands / sizeof subcommands[0],
+};
 
 int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv)
 {
-    struct topology_args args = {0};
-    bool help = false;
-    if (argc < 2)
-        return ctl_usage_error("topology", "missing subcommand (validate, plan or apply)");
-    if (ctl_is_help(argv[1])) {
-        print_help();
-        return CTL_EXIT_OK;
-    }
-    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
-        const struct subcommand *sub = &subcommands[i];
-        if (strcmp(argv[1], sub->name) != 0)
-            continue;
-        int code = parse_args(sub, argc - 2, argv + 2, &args, &help);
-        if (code != CTL_EXIT_OK || !help)
-            return code != CTL_EXIT_OK ? code : sub->run(ctx, &args);
-        printf("usage: %s\n\n%s", sub->usage, sub->help);
-        return CTL_EXIT_OK;
-    }
-    return ctl_usage_error("topology", "unknown subcommand '%s' (validate, plan or apply)",
-                           argv[1]);
+    return ctl_group_main(&group, ctx, argc, argv);
 }
