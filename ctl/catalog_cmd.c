@@ -20,7 +20,7 @@ enum { C_SKU, C_NAME, C_PRICE, C_CURRENCY, C_STOCK, C_RESERVED, C_UPDATED, C_COU
 
 static struct db_conn *open_inventory(const struct ctl_context *ctx)
 {
-    return ctl_database_open(ctx, CFG_DB_INVENTORY_URL, wrk_inventory_migrate);
+    return ctl_database_open(ctx, CFG_DB_INVENTORY_URL, &wrk_inventory_service);
 }
 
 /* ---- import ------------------------------------------------------------------------ */

@@ -89,14 +89,14 @@ int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv);
 
-/* Brings a service's schema up to date (e.g. wrk_inventory_migrate). */
-typedef wr_status (*ctl_migrate_fn)(struct db_conn *db, struct wr_error *err);
+struct wrk_service;
 
 /* Loads the configuration and opens the database that url_key names
- * (CFG_DB_INVENTORY_URL, ...), then runs migrate on it unless NULL. NULL
- * after printing why on stderr. Close with db_close(). (ctl/database.c) */
+ * (CFG_DB_INVENTORY_URL, ...), then applies service's migrations to it, as
+ * its workers do at start (skipped when NULL). NULL after printing why on
+ * stderr. Close with db_close(). (ctl/database.c) */
 struct db_conn *ctl_database_open(const struct ctl_context *ctx, enum cfg_key url_key,
-                                  ctl_migrate_fn migrate);
+                                  const struct wrk_service *service);
 
 /* Writes minor units of currency for people: "12.99 EUR", "1299 JPY"
  * (ISO 4217 decimals). Always NUL-terminates. (ctl/money.c) */

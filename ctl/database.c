@@ -8,9 +8,10 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "workers/runtime.h"
 
 struct db_conn *ctl_database_open(const struct ctl_context *ctx, enum cfg_key url_key,
-                                  ctl_migrate_fn migrate)
+                                  const struct wrk_service *service)
 {
     struct cfg *cfg = NULL;
     struct db_conn *db = NULL;
@@ -23,7 +24,9 @@ struct db_conn *ctl_database_open(const struct ctl_context *ctx, enum cfg_key ur
     if (wr_log_level_parse(cfg_str(cfg, CFG_LOG_LEVEL), &level) == 0)
         wr_log_set_level(level);
     db = db_open(cfg_str(cfg, url_key), &err);
-    if (db && migrate && migrate(db, &err) != WR_OK) {
+    if (db && service &&
+        db_migrate(db, service->name, service->migrations, service->migration_count, &err) !=
+            WR_OK) {
         db_close(db);
         db = NULL;
     }

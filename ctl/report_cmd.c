@@ -427,7 +427,7 @@ int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv)
                                "--since: expected RFC 3339 (2026-11-25T08:00:00Z) or "
                                "an age like 90s, 15m, 2h, 7d, not '%s'",
                                args.since);
-    struct db_conn *db = ctl_database_open(ctx, CFG_DB_ANALYTICS_URL, wrk_analytics_migrate);
+    struct db_conn *db = ctl_database_open(ctx, CFG_DB_ANALYTICS_URL, &wrk_analytics_service);
     json_t *report = db ? build_report(db, since, args.storefront) : NULL;
     if (report && args.json && json_dumpf(report, stdout, JSON_INDENT(2)) == 0)
         putchar('\n');

@@ -21,12 +21,6 @@ static const struct db_migration analytics_migrations[] = {
         "CREATE INDEX events_by_order ON events (order_id);"},
 };
 
-wr_status wrk_analytics_migrate(struct db_conn *db, struct wr_error *err)
-{
-    return db_migrate(db, "analytics", analytics_migrations,
-                      sizeof analytics_migrations / sizeof analytics_migrations[0], err);
-}
-
 /* The amount an event carries: an order's or reservation's total, or a
  * payment's amount; NULL when it has none. */
 static const char *amount_of(const json_t *body, char *out, size_t size)
@@ -69,8 +63,7 @@ static enum wrk_outcome analytics_handle(void *state, const struct wrk_message *
                 " coalesce(to_timestamp($7::bigint), now()))",
                 7, params, NULL, &err) == WR_OK)
         return WRK_DONE;
-    wr_error_set(why, err.code, "analytics database: %s", err.message);
-    return WRK_RETRY;
+    return wrk_db_failed(why, "analytics", &err);
 }
 
 const struct wrk_service wrk_analytics_service = {

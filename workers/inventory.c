@@ -31,12 +31,6 @@ static const struct db_migration inventory_migrations[] = {
         "CREATE INDEX reservations_open ON reservations (order_id) WHERE status = 'reserved';"},
 };
 
-wr_status wrk_inventory_migrate(struct db_conn *db, struct wr_error *err)
-{
-    return db_migrate(db, "inventory", inventory_migrations,
-                      sizeof inventory_migrations / sizeof inventory_migrations[0], err);
-}
-
 /* Column order of the rows lock_catalog() returns. */
 enum { COL_SKU, COL_NAME, COL_PRICE, COL_CURRENCY, COL_STOCK };
 
@@ -45,18 +39,6 @@ struct refusal {
     const char *sku;
     char reason[320];
 };
-
-static enum wrk_outcome bad_message(struct wr_error *why, const char *what)
-{
-    wr_error_set(why, WR_ERR_INVALID, "%s", what);
-    return WRK_PERMANENT;
-}
-
-static enum wrk_outcome db_failed(struct wr_error *why, const struct wr_error *err)
-{
-    wr_error_set(why, err->code, "inventory database: %s", err->message);
-    return WRK_RETRY;
-}
 
 static enum wrk_outcome emit(struct wrk_step *step, const char *type, json_t *body,
                              struct wr_error *why)
@@ -246,10 +228,10 @@ static enum wrk_outcome on_reserve(struct wrk_step *step, const struct wrk_messa
     json_int_t total = 0;
     enum wrk_outcome outcome;
     if (!currency || !items_valid(items))
-        return bad_message(why, "inventory.reserve needs currency and items "
-                                "[{sku, quantity 1..2147483647}, ...]");
+        return wrk_bad_message(why, "inventory.reserve needs currency and items "
+                                    "[{sku, quantity 1..2147483647}, ...]");
     if (lock_catalog(step, items, &rows, &err) != WR_OK) {
-        outcome = db_failed(why, &err);
+        outcome = wrk_db_failed(why, "inventory", &err);
         goto out;
     }
     if (!check_lines(rows, items, currency, &no) ||
@@ -258,7 +240,7 @@ static enum wrk_outcome on_reserve(struct wrk_step *step, const struct wrk_messa
         goto out;
     }
     if (take(step, msg->order_id, currency, lines, total, &err) != WR_OK) {
-        outcome = db_failed(why, &err);
+        outcome = wrk_db_failed(why, "inventory", &err);
         goto out;
     }
     outcome = emit(step, "inventory.reserved",
@@ -285,7 +267,7 @@ static enum wrk_outcome on_commit(struct wrk_step *step, const struct wrk_messag
                 "UPDATE reservations SET status = 'committed', updated_at = now()"
                 " WHERE order_id = $1 AND status = 'reserved' RETURNING 1",
                 1, params, &res, &err) != WR_OK)
-        return db_failed(why, &err);
+        return wrk_db_failed(why, "inventory", &err);
     if (db_result_rows(res) == 0)
         wr_log(WR_LOG_WARN, "inventory", "commit %s: no open reservation", msg->order_id);
     db_result_free(res);
@@ -307,7 +289,7 @@ static enum wrk_outcome on_release(struct wrk_step *step, const struct wrk_messa
                 "UPDATE reservations SET status = 'released', updated_at = now()"
                 " WHERE order_id = $1 AND status = 'reserved' RETURNING lines::text",
                 1, params, &res, &err) != WR_OK) {
-        outcome = db_failed(why, &err);
+        outcome = wrk_db_failed(why, "inventory", &err);
         goto out;
     }
     if (db_result_rows(res) == 0) {
@@ -316,12 +298,12 @@ static enum wrk_outcome on_release(struct wrk_step *step, const struct wrk_messa
     }
     lines = json_loads(db_result_value(res, 0, 0), 0, NULL);
     if (!lines) {
-        outcome = bad_message(why, "the reservation's stored lines are not JSON");
+        outcome = wrk_bad_message(why, "the reservation's stored lines are not JSON");
         goto out;
     }
     if (lock_catalog(step, lines, &locked, &err) != WR_OK ||
         move_stock(step, db_result_value(res, 0, 0), "1", &err) != WR_OK)
-        outcome = db_failed(why, &err);
+        outcome = wrk_db_failed(why, "inventory", &err);
 out:
     json_decref(lines);
     db_result_free(locked);
@@ -347,7 +329,7 @@ static enum wrk_outcome inventory_handle(void *state, const struct wrk_message *
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (strcmp(msg->type, handlers[i].type) == 0)
             return handlers[i].handle(step, msg, why);
-    return bad_message(why, "the inventory service does not handle this message type");
+    return wrk_bad_message(why, "the inventory service does not handle this message type");
 }
 
 const struct wrk_service wrk_inventory_service = {

@@ -71,12 +71,6 @@ static void payment_fini(void *state)
     free(p);
 }
 
-static enum wrk_outcome bad_message(struct wr_error *why, const char *what)
-{
-    wr_error_set(why, WR_ERR_INVALID, "%s", what);
-    return WRK_PERMANENT;
-}
-
 /* Reads payment.charge's body into charge (strings borrowed from msg). */
 static bool read_charge(const struct wrk_message *msg, struct pgw_charge *charge)
 {
@@ -134,10 +128,9 @@ static enum wrk_outcome settle(struct wrk_step *step, const struct wrk_message *
                                struct wr_error *why)
 {
     struct wr_error err;
-    if (record(step, msg, charge, out, &err) != WR_OK) {
-        wr_error_set(why, err.code, "payment database: %s", err.message);
-        return WRK_RETRY; /* the retry gets the same intent back: no second charge */
-    }
+    /* the retry gets the same intent back: no second charge */
+    if (record(step, msg, charge, out, &err) != WR_OK)
+        return wrk_db_failed(why, "payment", &err);
     json_t *body = answer(charge, out);
     bool paid = out->result == PGW_SUCCEEDED;
     wr_status status =
@@ -164,10 +157,10 @@ static enum wrk_outcome payment_handle(void *state, const struct wrk_message *ms
     struct pgw_charge charge;
     struct pgw_outcome out;
     if (strcmp(msg->type, "payment.charge") != 0)
-        return bad_message(why, "the payment service handles payment.charge only");
+        return wrk_bad_message(why, "the payment service handles payment.charge only");
     if (!read_charge(msg, &charge))
-        return bad_message(why, "payment.charge needs amount > 0, a 3-letter currency and a "
-                                "payment_method");
+        return wrk_bad_message(why, "payment.charge needs amount > 0, a 3-letter currency and a "
+                                    "payment_method");
     enum pgw_result result = pgw_charge(p->gateway, &charge, &out);
     wrk_crash_point("payment", "after_charge");
     switch (result) {

@@ -1,4 +1,6 @@
-/* The services warren runs on the worker runtime, one file each. */
+/* The services warren runs on the worker runtime, one file each, and the
+ * two answers their handle() functions share: a message no retry can fix,
+ * and a database failure worth a retry. */
 #ifndef WARREN_WORKERS_SERVICES_H
 #define WARREN_WORKERS_SERVICES_H
 
@@ -10,12 +12,13 @@ extern const struct wrk_service wrk_analytics_service;
 extern const struct wrk_service wrk_payment_service;
 extern const struct wrk_service wrk_notification_service;
 
-/* Applies the inventory service's migrations (catalog, reservations) to db,
- * as a worker does at start: for `warrenctl catalog` before any worker ran. */
-wr_status wrk_inventory_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+/* Sets why to what (WR_ERR_INVALID) and returns WRK_PERMANENT: the message
+ * is dead-lettered at once. */
+enum wrk_outcome wrk_bad_message(struct wr_error *why, const char *what);
 
-/* Applies the analytics service's migrations (events) to db: for
- * `warrenctl report` before any worker ran. */
-wr_status wrk_analytics_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+/* Sets why to "<service> database: <err's message>" with err's code and
+ * returns WRK_RETRY. */
+enum wrk_outcome wrk_db_failed(struct wr_error *why, const char *service,
+                               const struct wr_error *err);
 
 #endif
