@@ -38,18 +38,6 @@ static char *dump(json_t *value)
     return value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
 
-static enum wrk_outcome bad_message(struct wr_error *why, const char *what)
-{
-    wr_error_set(why, WR_ERR_INVALID, "%s", what);
-    return WRK_PERMANENT;
-}
-
-static enum wrk_outcome db_failed(struct wr_error *why, const struct wr_error *err)
-{
-    wr_error_set(why, err->code, "order database: %s", err->message);
-    return WRK_RETRY;
-}
-
 static enum wrk_outcome on_placed(struct wrk_step *step, const struct wrk_message *msg,
                                   struct wr_error *why)
 {
@@ -59,15 +47,22 @@ static enum wrk_outcome on_placed(struct wrk_step *step, const struct wrk_messag
     json_t *items = json_object_get(b, "items");
     if (!storefront || !currency || !json_is_array(items) || !json_object_get(b, "customer") ||
         !json_object_get(b, "payment") || !json_object_get(b, "placed_at"))
-        return bad_message(why, "order.placed lacks storefront, currency, items, customer, "
-                                "payment or placed_at");
+        return wrk_bad_message(why, "order.placed lacks storefront, currency, items, customer, "
+                                    "payment or placed_at");
     char *customer = dump(json_object_get(b, "customer")), *items_text = dump(items);
-    char *notify = dump(json_object_get(b, "notify")), *payment = dump(json_object_get(b, "payment"));
+    char *notify = dump(json_object_get(b, "notify")),
+         *payment = dump(json_object_get(b, "payment"));
     char *shipping = dump(json_object_get(b, "shipping_address"));
-    const char *params[] = {msg->order_id, storefront,
-                            json_string_value(json_object_get(b, "idempotency_key")), currency,
-                            customer, items_text, notify ? notify : "[\"email\"]", payment,
-                            shipping, json_string_value(json_object_get(b, "placed_at"))};
+    const char *params[] = {msg->order_id,
+                            storefront,
+                            json_string_value(json_object_get(b, "idempotency_key")),
+                            currency,
+                            customer,
+                            items_text,
+                            notify ? notify : "[\"email\"]",
+                            payment,
+                            shipping,
+                            json_string_value(json_object_get(b, "placed_at"))};
     struct wr_error err;
     struct db_result *res = NULL;
     wr_status status = db_exec(wrk_step_db(step),
@@ -80,15 +75,15 @@ static enum wrk_outcome on_placed(struct wrk_step *step, const struct wrk_messag
     db_result_free(res);
     if (inserted)
         status = db_exec(wrk_step_db(step),
-                         "INSERT INTO order_history (order_id, status) VALUES ($1, 'accepted')",
-                         1, params, NULL, &err);
+                         "INSERT INTO order_history (order_id, status) VALUES ($1, 'accepted')", 1,
+                         params, NULL, &err);
     free(customer);
     free(items_text);
     free(notify);
     free(payment);
     free(shipping);
     if (status != WR_OK)
-        return db_failed(why, &err);
+        return wrk_db_failed(why, "order", &err);
     if (!inserted)
         return WRK_DONE; /* the same order id again (another producer's duplicate) */
     json_t *reserve = json_pack("{s:s, s:s, s:O}", "order_id", msg->order_id, "currency", currency,
@@ -96,7 +91,8 @@ static enum wrk_outcome on_placed(struct wrk_step *step, const struct wrk_messag
     status = wrk_step_emit(step, "inventory.reserve", reserve);
     json_decref(reserve);
     if (status != WR_OK)
-        return db_failed(why, &(struct wr_error){.code = status, .message = "outbox write"});
+        return wrk_db_failed(why, "order",
+                             &(struct wr_error){.code = status, .message = "outbox write"});
     return WRK_DONE;
 }
 
@@ -150,7 +146,7 @@ static enum wrk_outcome on_reserved(struct wrk_step *step, const struct wrk_mess
     json_t *lines = json_object_get(msg->body, "lines");
     json_t *total = json_object_get(msg->body, "total");
     if (!json_is_array(lines) || !json_is_integer(total))
-        return bad_message(why, "inventory.reserved lacks lines or total");
+        return wrk_bad_message(why, "inventory.reserved lacks lines or total");
     char *lines_text = dump(lines), total_text[32];
     snprintf(total_text, sizeof total_text, "%lld", (long long)json_integer_value(total));
     json_t *order = NULL;
@@ -159,7 +155,7 @@ static enum wrk_outcome on_reserved(struct wrk_step *step, const struct wrk_mess
                                   total_text, NULL, &order, &err);
     free(lines_text);
     if (status != WR_OK)
-        return db_failed(why, &err);
+        return wrk_db_failed(why, "order", &err);
     if (!order)
         return WRK_DONE;
     json_t *payment = json_object_get(order, "payment");
@@ -182,7 +178,7 @@ static enum wrk_outcome finish(struct wrk_step *step, const struct wrk_message *
     json_t *order = NULL;
     struct wr_error err;
     if (transition(step, msg->order_id, from, to, NULL, NULL, reason, &order, &err) != WR_OK)
-        return db_failed(why, &err);
+        return wrk_db_failed(why, "order", &err);
     if (!order)
         return WRK_DONE;
     json_object_del(order, "payment"); /* the card token stays in the order service */
@@ -216,7 +212,7 @@ static enum wrk_outcome order_handle(void *state, const struct wrk_message *msg,
     if (strcmp(msg->type, "payment.failed") == 0)
         return finish(step, msg, "reserved", "payment_failed", reason_of(msg, "payment failed"),
                       failed, why);
-    return bad_message(why, "the order service does not handle this message type");
+    return wrk_bad_message(why, "the order service does not handle this message type");
 }
 
 const struct wrk_service wrk_order_service = {
