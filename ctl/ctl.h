@@ -89,6 +89,10 @@ int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv);
 
+/* `warrenctl dlq list|show|stats` (ctl/dlq_cmd.c): argv[0] is "dlq".
+ * Returns an exit status. */
+int ctl_dlq_main(const struct ctl_context *ctx, int argc, char **argv);
+
 struct wrk_service;
 
 /* Loads the configuration and opens the database that url_key names

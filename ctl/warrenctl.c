@@ -20,6 +20,8 @@ static const struct ctl_command commands[] = {
      "the inventory service's catalog: import a CSV, list, show, set stock", ctl_catalog_main},
     {"report", "report [--since T] [--json]",
      "orders by status, revenue, funnel, failure reasons, per-minute series", ctl_report_main},
+    {"dlq", "dlq list|show|stats", "dead letters: list and filter, show one in full, counts",
+     ctl_dlq_main},
 };
 
 static void print_help(FILE *out)

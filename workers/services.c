@@ -7,7 +7,7 @@
 
 static const struct wrk_service *const services[] = {
     &wrk_order_service,   &wrk_inventory_service,    &wrk_analytics_service,
-    &wrk_payment_service, &wrk_notification_service,
+    &wrk_payment_service, &wrk_notification_service, &wrk_deadletter_service,
 };
 
 const struct wrk_service *wrk_service_find(const char *name)

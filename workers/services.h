@@ -11,6 +11,7 @@ extern const struct wrk_service wrk_inventory_service;
 extern const struct wrk_service wrk_analytics_service;
 extern const struct wrk_service wrk_payment_service;
 extern const struct wrk_service wrk_notification_service;
+extern const struct wrk_service wrk_deadletter_service;
 
 /* Sets why to what (WR_ERR_INVALID) and returns WRK_PERMANENT: the message
  * is dead-lettered at once. */
