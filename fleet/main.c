@@ -1,5 +1,6 @@
 /* warren-fleet: the supervisor for one host. It starts warren-api and, per
- * topology queue, the queue's count of warren-worker processes; restarts
+ * topology queue, the queue's count of warren-worker processes and one
+ * deadletter worker for its dead-letter queue; restarts
  * a process that dies, with a doubling backoff (a process that keeps dying
  * at once is reported as crash-looping, never restarted in a tight loop);
  * and on SIGTERM stops them all gracefully within fleet.shutdown_timeout,
@@ -98,6 +99,12 @@ static int plan_children(struct fleet *f)
             char name[96];
             snprintf(name, sizeof name, "worker %s#%d", queue->name, i);
             add_child(f, name, topo_service_name(queue->service), queue->name);
+        }
+        /* its dead-letter queue goes to the deadletter service's store */
+        char dead[160], name[192];
+        if (topo_dead_queue_name(queue->name, dead, sizeof dead) == WR_OK) {
+            snprintf(name, sizeof name, "worker %s#1", dead);
+            add_child(f, name, "deadletter", dead);
         }
     }
     topo_model_free(model);

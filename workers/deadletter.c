@@ -154,4 +154,5 @@ const struct wrk_service wrk_deadletter_service = {
     .migrations = deadletter_migrations,
     .migration_count = sizeof deadletter_migrations / sizeof deadletter_migrations[0],
     .handle = deadletter_handle,
+    .raw = true,
 };

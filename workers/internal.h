@@ -17,8 +17,10 @@ struct wrk_incoming {
 /* Decodes delivery into in (borrowing its strings; in->msg.body is a new
  * reference released by wrk_incoming_clear). WR_ERR_INVALID, with
  * why_undecodable set, when the body is not a JSON object or the type or
- * order id is missing: such a message is dead-lettered at once. */
-wr_status wrk_incoming_decode(const struct mq_delivery *delivery, struct wrk_incoming *in);
+ * order id is missing: such a message is dead-lettered at once. With raw
+ * (a service of dead letters) every delivery decodes. */
+wr_status wrk_incoming_decode(const struct mq_delivery *delivery, bool raw,
+                              struct wrk_incoming *in);
 void wrk_incoming_clear(struct wrk_incoming *in);
 
 /* The transaction a handler works in (struct wrk_step is opaque to services). */

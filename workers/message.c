@@ -36,7 +36,23 @@ static void make_dedupe_key(struct wrk_incoming *in)
         snprintf(in->dedupe_key, sizeof in->dedupe_key, "%s:%s", in->msg.type, in->msg.order_id);
 }
 
-wr_status wrk_incoming_decode(const struct mq_delivery *delivery, struct wrk_incoming *in)
+/* For a raw service: whatever the delivery is, with an empty body object
+ * when it is not a JSON object, and empty strings for what is missing. */
+static wr_status decode_raw(const struct mq_delivery *delivery, struct wrk_incoming *in)
+{
+    json_t *body = json_loadb(delivery->body, delivery->body_len, 0, NULL);
+    in->msg.body = json_is_object(body) ? body : json_object();
+    if (!json_is_object(body))
+        json_decref(body);
+    if (!in->msg.type)
+        in->msg.type = "";
+    in->msg.order_id = delivery->correlation_id ? delivery->correlation_id : "";
+    snprintf(in->dedupe_key, sizeof in->dedupe_key, "%s", in->msg.message_id ? in->msg.message_id : "");
+    return WR_OK;
+}
+
+wr_status wrk_incoming_decode(const struct mq_delivery *delivery, bool raw,
+                              struct wrk_incoming *in)
 {
     json_error_t error;
     memset(in, 0, sizeof *in);
@@ -47,6 +63,8 @@ wr_status wrk_incoming_decode(const struct mq_delivery *delivery, struct wrk_inc
     in->msg.traceparent = header_string(delivery, "traceparent");
     in->msg.attempt = header_int(delivery, "x-attempt", 1);
     in->msg.timestamp = delivery->timestamp;
+    if (raw)
+        return decode_raw(delivery, in);
     in->msg.body = json_loadb(delivery->body, delivery->body_len, JSON_REJECT_DUPLICATES, &error);
     if (!in->msg.body || !json_is_object(in->msg.body)) {
         snprintf(in->why_undecodable, sizeof in->why_undecodable,

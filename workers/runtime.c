@@ -34,6 +34,7 @@ struct worker {
     void *state;
     struct topo_model *model;
     const struct topo_queue *queue;
+    struct topo_queue dead_queue; /* when consuming "Q.dead" (see dead_queue_of) */
     struct db_conn *db;
     struct mq_conn *consume_conn;
     struct mq_conn *publish_conn;
@@ -213,7 +214,9 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in, bool
 {
     struct wr_error err;
     bool fresh = false;
-    if (db_begin(w->db, &err) != WR_OK || wrk_store_claim(w->db, in, &fresh, &err) != WR_OK) {
+    fresh = w->service->raw; /* a raw service detects duplicates itself */
+    if (db_begin(w->db, &err) != WR_OK ||
+        (!w->service->raw && wrk_store_claim(w->db, in, &fresh, &err) != WR_OK)) {
         db_rollback(w->db);
         wr_log(WR_LOG_WARN, "runtime", "database: %s", err.message);
         return STEP_REQUEUE;
@@ -270,14 +273,16 @@ static enum settlement handle_one(struct worker *w, const struct mq_delivery *d,
     bool permanent = true;
     enum step_result result = STEP_FAILED;
     enum settlement settle = SETTLE_ACK;
-    if (wrk_incoming_decode(d, &in) != WR_OK)
+    if (wrk_incoming_decode(d, w->service->raw, &in) != WR_OK)
         wr_error_set(&why, WR_ERR_INVALID, "%s", in.why_undecodable);
     else
         result = run_step(w, &in, &permanent, &why);
     if (result == STEP_ACK) {
         json_array_append_new(keys, json_string(in.dedupe_key));
-    } else if (result == STEP_REQUEUE) {
-        settle = SETTLE_REQUEUE;
+    } else if (result == STEP_REQUEUE || w->service->raw) {
+        if (result == STEP_FAILED)
+            wr_log(WR_LOG_WARN, "runtime", "requeued a dead letter: %s", why.message);
+        settle = SETTLE_REQUEUE; /* a dead letter is never moved on again */
     } else if (move_failed(w, &in, permanent, why.message[0] ? why.message : "failed", &err) !=
                WR_OK) {
         wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
@@ -469,6 +474,26 @@ static void drain(struct worker *w, struct batch *b)
     wr_log(WR_LOG_INFO, "runtime", "drained %zu held messages", drained);
 }
 
+/* "Q.dead" of a topology queue Q: the same queue settings under the dead
+ * queue's name, without retry tiers (consumed by the deadletter service). */
+static const struct topo_queue *dead_queue_of(struct worker *w)
+{
+    const char *name = w->opt->queue;
+    size_t len = strlen(name), suffix = strlen(".dead");
+    if (len <= suffix || strcmp(name + len - suffix, ".dead") != 0)
+        return NULL;
+    char source[256];
+    snprintf(source, sizeof source, "%.*s", (int)(len - suffix), name);
+    const struct topo_queue *q = topo_model_find_queue(w->model, source);
+    if (!q)
+        return NULL;
+    w->dead_queue = *q;
+    w->dead_queue.name = (char *)name;
+    w->dead_queue.retry_delay_count = 0;
+    w->dead_queue.max_attempts = 1;
+    return &w->dead_queue;
+}
+
 /* Tries `what` until it works or SIGTERM arrives: a broker or database
  * that is down at start is waited for, not a reason to exit. */
 static bool keep_trying(struct worker *w, const char *what,
@@ -524,6 +549,8 @@ static int setup(struct worker *w)
     if (loaded != WR_OK)
         return 1;
     w->queue = topo_model_find_queue(w->model, w->opt->queue);
+    if (!w->queue)
+        w->queue = dead_queue_of(w);
     if (!w->queue) {
         fprintf(stderr, "warren-worker: queue %s is not in %s\n", w->opt->queue,
                 w->opt->topology_file);

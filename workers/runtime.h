@@ -70,6 +70,11 @@ struct wrk_service {
                                struct wrk_step *step, struct wr_error *why);
     /* Optional: frees the state. */
     void (*fini)(void *state);
+    /* A service of dead letters (deadletter): it takes any message (not
+     * only JSON with a type and an order id), keeps its own duplicate
+     * detection instead of the inbox, and what it fails on is requeued,
+     * never moved to a retry tier or a dead-letter queue of its own. */
+    bool raw;
 };
 
 /* The table of every service (workers/services.c). NULL if unknown. */
@@ -78,7 +83,7 @@ const struct wrk_service *wrk_service_find(const char *name);
 struct wrk_options {
     const struct cfg *cfg;
     const struct wrk_service *service;
-    const char *queue;       /* the queue to consume */
+    const char *queue;       /* the queue to consume: a topology queue, or "Q.dead" of one */
     const char *topology_file;
     const char *database_url;
 };
