@@ -3,7 +3,6 @@
  * and on SIGTERM/SIGINT stops accepting, drains in-flight requests (up to
  * api.drain_timeout) and exits 0. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "api/idempotency.h"
 #include "config/apikeys.h"
 #include "config/config.h"
+#include "core/cli.h"
 #include "core/log.h"
 
 static void usage(FILE *out)
@@ -82,32 +82,6 @@ static void drain(struct api_context *ctx, int64_t timeout_ms)
     long left = api_metrics_in_flight(ctx->metrics);
     if (left > 0)
         wr_log(WR_LOG_WARN, "api", "drain timeout: %ld requests still in flight", left);
-}
-
-static int parse_args(int argc, char **argv, const char **config_path)
-{
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c': *config_path = optarg; break;
-        case 'h': return 'h';
-        case 'V': return 'V';
-        default:
-            fprintf(stderr, "warren-api: unknown or incomplete option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "warren-api: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    return 0;
 }
 
 /* Builds the context from cfg; returns 0 or prints why and returns 1. */
@@ -217,19 +191,20 @@ out:
 int main(int argc, char **argv)
 {
     const char *config_path = getenv("WARREN_CONFIG");
-    int parsed = parse_args(argc, argv, &config_path);
-    if (parsed == 'V') {
+    const struct wr_cli_option options[] = {{"config", &config_path}};
+    enum wr_cli_result parsed = wr_cli_parse("warren-api", argc, argv, options, 1);
+    if (parsed == WR_CLI_VERSION) {
         printf("warren-api %s\n", WARREN_VERSION);
         return 0;
     }
-    if (parsed == 2)
+    if (parsed == WR_CLI_USAGE_ERROR)
         return 2;
     struct cfg *cfg = NULL;
     if (cfg_load(config_path, stderr, &cfg) != WR_OK) {
         fprintf(stderr, "warren-api: bad configuration (see above)\n");
-        return parsed == 'h' ? 0 : 1;
+        return parsed == WR_CLI_HELP ? 0 : 1;
     }
-    if (parsed == 'h') {
+    if (parsed == WR_CLI_HELP) {
         usage(stdout);
         cfg_dump(cfg, stdout);
         cfg_free(cfg);

@@ -6,7 +6,6 @@
  * and on SIGTERM stops them all gracefully within fleet.shutdown_timeout,
  * then kills what is left. Every start, exit and restart is logged. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/cli.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "topology/topology.h"
@@ -256,43 +256,18 @@ static void shut_down(struct fleet *f, const sigset_t *signals)
     }
 }
 
-static int parse_args(int argc, char **argv, const char **config_path)
-{
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (opt == 'c')
-            *config_path = optarg;
-        else if (opt == 'h' || opt == 'V')
-            return opt;
-        else {
-            fprintf(stderr, "warren-fleet: unknown or incomplete option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "warren-fleet: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static struct fleet f;
     f.config_path = getenv("WARREN_CONFIG");
-    int parsed = parse_args(argc, argv, &f.config_path);
-    if (parsed == 'h')
+    const struct wr_cli_option options[] = {{"config", &f.config_path}};
+    enum wr_cli_result parsed = wr_cli_parse("warren-fleet", argc, argv, options, 1);
+    if (parsed == WR_CLI_HELP)
         usage(stdout);
-    else if (parsed == 'V')
+    else if (parsed == WR_CLI_VERSION)
         printf("warren-fleet %s\n", WARREN_VERSION);
-    if (parsed)
-        return parsed == 2 ? 2 : 0;
+    if (parsed != WR_CLI_RUN)
+        return parsed == WR_CLI_USAGE_ERROR ? 2 : 0;
     struct cfg *cfg = NULL;
     if (cfg_load(f.config_path, stderr, &cfg) != WR_OK) {
         fprintf(stderr, "warren-fleet: bad configuration (see above)\n");

@@ -1,12 +1,12 @@
 /* warren-worker: one worker process of one service (order, inventory,
  * payment, notification, analytics, deadletter) on the shared runtime. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "core/cli.h"
 #include "core/log.h"
 #include "workers/runtime.h"
 
@@ -40,36 +40,16 @@ struct args {
     const char *config;
 };
 
-static int parse_args(int argc, char **argv, struct args *args)
+static enum wr_cli_result parse_args(int argc, char **argv, struct args *args)
 {
-    static const struct option options[] = {
-        {"service", required_argument, NULL, 's'}, {"queue", required_argument, NULL, 'q'},
-        {"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 's': args->service = optarg; break;
-        case 'q': args->queue = optarg; break;
-        case 'c': args->config = optarg; break;
-        case 'h': return 'h';
-        case 'V': return 'V';
-        default:
-            fprintf(stderr, "warren-worker: unknown or incomplete option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "warren-worker: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    if (!args->service) {
+    const struct wr_cli_option options[] = {
+        {"service", &args->service}, {"queue", &args->queue}, {"config", &args->config}};
+    enum wr_cli_result parsed = wr_cli_parse("warren-worker", argc, argv, options, 3);
+    if (parsed == WR_CLI_RUN && !args->service) {
         fprintf(stderr, "warren-worker: --service is required (see --help)\n");
-        return 2;
+        return WR_CLI_USAGE_ERROR;
     }
-    return 0;
+    return parsed;
 }
 
 static int service_index(const char *name)
@@ -83,16 +63,13 @@ static int service_index(const char *name)
 int main(int argc, char **argv)
 {
     struct args args = {.config = getenv("WARREN_CONFIG")};
-    int parsed = parse_args(argc, argv, &args);
-    if (parsed == 'h' || parsed == 'V') {
-        if (parsed == 'h')
-            usage(stdout);
-        else
-            printf("warren-worker %s\n", WARREN_VERSION);
-        return 0;
-    }
-    if (parsed)
-        return parsed;
+    enum wr_cli_result parsed = parse_args(argc, argv, &args);
+    if (parsed == WR_CLI_HELP)
+        usage(stdout);
+    else if (parsed == WR_CLI_VERSION)
+        printf("warren-worker %s\n", WARREN_VERSION);
+    if (parsed != WR_CLI_RUN)
+        return parsed == WR_CLI_USAGE_ERROR ? 2 : 0;
     int index = service_index(args.service);
     const struct wrk_service *service = wrk_service_find(args.service);
     if (index < 0 || !service) {
