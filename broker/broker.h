@@ -279,8 +279,12 @@ struct mq_live_queue {
     struct mq_queue_spec spec;
     bool durable;
     char *other_arguments; /* JSON of x-arguments warren does not set, or NULL */
-    uint64_t messages;
+    uint64_t messages;         /* ready + unacknowledged */
+    uint64_t messages_unacked; /* delivered to consumers, not yet acked */
     uint64_t consumers;
+    uint64_t redelivered;  /* deliveries flagged redelivered since the queue's stats began */
+    double publish_rate;   /* messages/s published into the queue (the broker's last sample) */
+    double deliver_rate;   /* messages/s delivered to consumers or fetched (deliver_get) */
 };
 
 struct mq_live_exchange {

@@ -128,6 +128,15 @@ static uint64_t count_field(const json_t *object, const char *key)
     return value > 0 ? (uint64_t)value : 0;
 }
 
+/* message_stats.<key>_details.rate, or 0 before the broker has a sample. */
+static double rate_field(const json_t *queue, const char *key)
+{
+    char details[64];
+    snprintf(details, sizeof details, "%s_details", key);
+    const json_t *stats = json_object_get(queue, "message_stats");
+    return json_number_value(json_object_get(json_object_get(stats, details), "rate"));
+}
+
 static wr_status dup_string(char **out, const char *value, struct wr_error *err)
 {
     *out = strdup(value);
@@ -291,7 +300,11 @@ static wr_status parse_queue(const json_t *item, struct mq_live_queue *q, bool *
         return WR_ERR_NOMEM;
     q->durable = json_is_true(json_object_get(item, "durable"));
     q->messages = count_field(item, "messages");
+    q->messages_unacked = count_field(item, "messages_unacknowledged");
     q->consumers = count_field(item, "consumers");
+    q->redelivered = count_field(json_object_get(item, "message_stats"), "redeliver");
+    q->publish_rate = rate_field(item, "publish");
+    q->deliver_rate = rate_field(item, "deliver_get");
     return decode_arguments(json_object_get(item, "arguments"), q, err);
 }
 

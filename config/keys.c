@@ -60,6 +60,8 @@ const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT] = {
                                      "on SIGTERM, how long a worker may take to finish and ack"},
     [CFG_FLEET_SHUTDOWN_TIMEOUT] = {"fleet.shutdown_timeout", CFG_TYPE_DURATION, "30s", NULL,
                                     "on SIGTERM, how long the fleet waits before killing"},
+    [CFG_FLEET_CONTROL_SOCKET] = {"fleet.control_socket", CFG_TYPE_STRING, "run/fleet/fleet.sock",
+                                  NULL, "unix socket (mode 0600) of warrenctl scale and status"},
     [CFG_PAYMENT_GATEWAY_URL] = {"payment.gateway_url", CFG_TYPE_URL, "http://127.0.0.1:12111",
                                  NULL, "base URL of the payment gateway (Stripe's wire format)"},
     [CFG_PAYMENT_API_KEY] = {"payment.api_key", CFG_TYPE_SECRET, "sk_test_local", NULL,

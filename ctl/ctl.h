@@ -37,6 +37,17 @@ struct ctl_broker {
  * been written to stderr, one per line; returns WR_ERR_CONFIG. */
 wr_status ctl_broker_settings(const struct ctl_context *ctx, struct ctl_broker *out) WR_MUST_CHECK;
 
+/* What `warrenctl scale` and `status` need: the broker, the fleet's
+ * control socket (fleet.control_socket) and the topology file. */
+struct ctl_fleet {
+    struct ctl_broker broker;
+    char control_socket[1024];
+    char topology_file[1024];
+};
+
+/* Loads the configuration and fills *out, as ctl_broker_settings. */
+wr_status ctl_fleet_settings(const struct ctl_context *ctx, struct ctl_fleet *out) WR_MUST_CHECK;
+
 /* Prints "warrenctl: <message>" and a hint to `warrenctl <command> --help`
  * (command may be NULL) to stderr; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *command, const char *fmt, ...)
@@ -88,6 +99,11 @@ int ctl_topology_main(const struct ctl_context *ctx, int argc, char **argv);
  * (ctl/report_cmd.c): argv[0] is the command. Return an exit status. */
 int ctl_catalog_main(const struct ctl_context *ctx, int argc, char **argv);
 int ctl_report_main(const struct ctl_context *ctx, int argc, char **argv);
+
+/* `warrenctl scale NAME=N ...` (ctl/scale_cmd.c) and `warrenctl status`
+ * (ctl/status_cmd.c): argv[0] is the command. Return an exit status. */
+int ctl_scale_main(const struct ctl_context *ctx, int argc, char **argv);
+int ctl_status_main(const struct ctl_context *ctx, int argc, char **argv);
 
 /* `warrenctl dlq list|show|stats` (ctl/dlq_cmd.c): argv[0] is "dlq".
  * Returns an exit status. */

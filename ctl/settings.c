@@ -44,13 +44,9 @@ static void vhost_of(const char *url, char *out, size_t size)
     out[o] = '\0';
 }
 
-wr_status ctl_broker_settings(const struct ctl_context *ctx, struct ctl_broker *out)
+static void fill_broker(const struct cfg *cfg, struct ctl_broker *out)
 {
-    struct cfg *cfg = NULL;
     enum wr_log_level level;
-    wr_status status = cfg_load(ctx->config_path, stderr, &cfg);
-    if (status != WR_OK)
-        return WR_ERR_CONFIG;
     snprintf(out->url, sizeof out->url, "%s", cfg_str(cfg, CFG_BROKER_URL));
     snprintf(out->management_url, sizeof out->management_url, "%s",
              cfg_str(cfg, CFG_BROKER_MANAGEMENT_URL));
@@ -58,6 +54,28 @@ wr_status ctl_broker_settings(const struct ctl_context *ctx, struct ctl_broker *
     out->connect_timeout_ms = cfg_int(cfg, CFG_BROKER_CONNECT_TIMEOUT);
     if (wr_log_level_parse(cfg_str(cfg, CFG_LOG_LEVEL), &level) == 0)
         wr_log_set_level(level);
+}
+
+wr_status ctl_broker_settings(const struct ctl_context *ctx, struct ctl_broker *out)
+{
+    struct cfg *cfg = NULL;
+    if (cfg_load(ctx->config_path, stderr, &cfg) != WR_OK)
+        return WR_ERR_CONFIG;
+    fill_broker(cfg, out);
+    cfg_free(cfg);
+    return WR_OK;
+}
+
+wr_status ctl_fleet_settings(const struct ctl_context *ctx, struct ctl_fleet *out)
+{
+    struct cfg *cfg = NULL;
+    if (cfg_load(ctx->config_path, stderr, &cfg) != WR_OK)
+        return WR_ERR_CONFIG;
+    fill_broker(cfg, &out->broker);
+    snprintf(out->control_socket, sizeof out->control_socket, "%s",
+             cfg_str(cfg, CFG_FLEET_CONTROL_SOCKET));
+    snprintf(out->topology_file, sizeof out->topology_file, "%s",
+             cfg_str(cfg, CFG_TOPOLOGY_FILE));
     cfg_free(cfg);
     return WR_OK;
 }

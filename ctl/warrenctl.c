@@ -22,6 +22,10 @@ static const struct ctl_command commands[] = {
      "orders by status, revenue, funnel, failure reasons, per-minute series", ctl_report_main},
     {"dlq", "dlq list|show|stats", "dead letters: list and filter, show one in full, counts",
      ctl_dlq_main},
+    {"status", "status [--json] [--watch [SECONDS]]",
+     "per queue: fleet workers, consumers, depth, rates, dead letters", ctl_status_main},
+    {"scale", "scale NAME=COUNT ...",
+     "change a running fleet's workers per queue or service, live", ctl_scale_main},
 };
 
 static void print_help(FILE *out)

@@ -1,57 +1,36 @@
 /* warren-fleet: the supervisor for one host. It starts warren-api and, per
  * topology queue, the queue's count of warren-worker processes and one
- * deadletter worker for its dead-letter queue; restarts
- * a process that dies, with a doubling backoff (a process that keeps dying
- * at once is reported as crash-looping, never restarted in a tight loop);
- * and on SIGTERM stops them all gracefully within fleet.shutdown_timeout,
- * then kills what is left. Every start, exit and restart is logged. */
+ * deadletter worker for its dead-letter queue (supervisor.c); answers
+ * `warrenctl scale` and `warrenctl status` on its control socket
+ * (control.c); and on SIGTERM stops the API first, then the workers, all
+ * within fleet.shutdown_timeout, then kills what is left. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "core/cli.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "topology/topology.h"
-
-#define MAX_CHILDREN 512
-#define STABLE_MS 10000      /* a child that lived this long was healthy */
-#define MAX_BACKOFF_MS 60000
-#define CRASH_LOOP_AFTER 5   /* quick deaths in a row before we call it a crash loop */
-
-/* One supervised process slot. */
-struct child {
-    char name[96];        /* "api", "worker payment#2" */
-    char service[32];     /* NULL-like "" for the API */
-    char queue[128];
-    pid_t pid;            /* 0 = not running */
-    int64_t started_ms;
-    int64_t next_start_ms;
-    int quick_deaths;
-};
-
-struct fleet {
-    const struct cfg *cfg;
-    const char *config_path;
-    char bin_dir[PATH_MAX];
-    struct child children[MAX_CHILDREN];
-    size_t count;
-};
+#include "fleet/internal.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: warren-fleet [--config FILE]\n"
           "\n"
           "Runs warren on this host: warren-api and, for every queue of the topology\n"
-          "(topology.file), its `workers` count of warren-worker processes. Restarts a\n"
-          "process that dies, with backoff; SIGTERM stops everything gracefully.\n"
+          "(topology.file), its `workers` count of warren-worker processes, plus one\n"
+          "deadletter worker per dead-letter queue. Restarts a process that dies, with\n"
+          "backoff. `warrenctl scale` and `warrenctl status` talk to it through the unix\n"
+          "socket fleet.control_socket (mode 0600). SIGTERM or SIGINT stops the API,\n"
+          "then the workers (each finishes and acks what it holds), and kills what is\n"
+          "left after fleet.shutdown_timeout.\n"
           "\n"
           "  --config FILE  YAML configuration (WARREN_* variables override it)\n"
           "  --help, --version\n",
@@ -71,189 +50,112 @@ static int find_bin_dir(struct fleet *f)
     return 0;
 }
 
-static void add_child(struct fleet *f, const char *name, const char *service, const char *queue)
+/* Reads the pending signals; returns SIGTERM or SIGINT if one came, else 0
+ * (a SIGCHLD only: the caller reaps). */
+static int read_signals(int sfd)
 {
-    if (f->count == MAX_CHILDREN)
-        return;
-    struct child *c = &f->children[f->count++];
-    memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->service, sizeof c->service, "%s", service);
-    snprintf(c->queue, sizeof c->queue, "%s", queue);
+    struct signalfd_siginfo info;
+    int stop = 0;
+    while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info)
+        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
+            stop = (int)info.ssi_signo;
+    return stop;
 }
 
-static int plan_children(struct fleet *f)
+/* Why one loop and poll(): the fleet must answer the control socket at
+ * once, restart a dead child when its backoff ends, and use no CPU while
+ * nothing happens (target: under 1% of a core idle). Signals arrive on a
+ * signalfd and control clients on sockets, so poll() sleeps until one of
+ * them or the next scheduled start/kill, with no periodic tick. Returns
+ * the stopping signal. */
+static int supervise(struct fleet *f, struct fleet_control *control, int sfd)
 {
-    struct topo_model *model = NULL;
-    struct topo_diags diags = {0};
-    wr_status loaded = topo_load_file(cfg_str(f->cfg, CFG_TOPOLOGY_FILE), &model, &diags);
-    if (loaded != WR_OK)
-        topo_diags_print(&diags, stderr);
-    topo_diags_free(&diags);
-    if (loaded != WR_OK)
-        return -1;
-    add_child(f, "api", "", "");
-    for (size_t q = 0; q < model->queue_count; q++) {
-        const struct topo_queue *queue = &model->queues[q];
-        for (int i = 1; i <= queue->workers; i++) {
-            char name[96];
-            snprintf(name, sizeof name, "worker %s#%d", queue->name, i);
-            add_child(f, name, topo_service_name(queue->service), queue->name);
-        }
-        /* its dead-letter queue goes to the deadletter service's store */
-        char dead[160], name[192];
-        if (topo_dead_queue_name(queue->name, dead, sizeof dead) == WR_OK) {
-            snprintf(name, sizeof name, "worker %s#1", dead);
-            add_child(f, name, "deadletter", dead);
-        }
-    }
-    topo_model_free(model);
-    return 0;
-}
-
-static void start_child(struct fleet *f, struct child *c, const sigset_t *blocked)
-{
-    char program[PATH_MAX + 32];
-    snprintf(program, sizeof program, "%s/%s", f->bin_dir, c->service[0] ? "warren-worker" : "warren-api");
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigprocmask(SIG_UNBLOCK, blocked, NULL);
-        char *argv[9];
-        int n = 0;
-        argv[n++] = program;
-        if (c->service[0]) {
-            argv[n++] = "--service";
-            argv[n++] = c->service;
-            argv[n++] = "--queue";
-            argv[n++] = c->queue;
-        }
-        if (f->config_path) {
-            argv[n++] = "--config";
-            argv[n++] = (char *)f->config_path;
-        }
-        argv[n] = NULL;
-        execv(program, argv);
-        fprintf(stderr, "warren-fleet: cannot run %s: %s\n", program, strerror(errno));
-        _exit(127);
-    }
-    if (pid < 0) {
-        wr_log(WR_LOG_ERROR, "fleet", "fork for %s failed: %s", c->name, strerror(errno));
-        c->next_start_ms = wr_monotonic_ms() + 1000;
-        return;
-    }
-    c->pid = pid;
-    c->started_ms = wr_monotonic_ms();
-    wr_log(WR_LOG_INFO, "fleet", "started %s (pid %d)", c->name, (int)pid);
-}
-
-static void describe_exit(int wstatus, char *out, size_t size)
-{
-    if (WIFEXITED(wstatus))
-        snprintf(out, size, "exited with status %d", WEXITSTATUS(wstatus));
-    else if (WIFSIGNALED(wstatus))
-        snprintf(out, size, "killed by signal %d (%s)", WTERMSIG(wstatus),
-                 strsignal(WTERMSIG(wstatus)));
-    else
-        snprintf(out, size, "stopped (status %d)", wstatus);
-}
-
-/* Records a child's death and when to start it again. */
-static void child_died(struct child *c, int wstatus, bool stopping)
-{
-    char how[96];
-    int64_t now = wr_monotonic_ms();
-    describe_exit(wstatus, how, sizeof how);
-    c->pid = 0;
-    if (stopping) {
-        wr_log(WR_LOG_INFO, "fleet", "%s %s", c->name, how);
-        return;
-    }
-    c->quick_deaths = now - c->started_ms < STABLE_MS ? c->quick_deaths + 1 : 0;
-    int64_t backoff = 1000;
-    for (int i = 1; i < c->quick_deaths && backoff < MAX_BACKOFF_MS; i++)
-        backoff *= 2;
-    backoff = backoff > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff;
-    c->next_start_ms = now + (c->quick_deaths ? backoff : 200);
-    if (c->quick_deaths >= CRASH_LOOP_AFTER)
-        wr_log(WR_LOG_ERROR, "fleet",
-               "%s is crash-looping: %s %d times within %d s of starting; next try in %lld s",
-               c->name, how, c->quick_deaths, STABLE_MS / 1000, (long long)backoff / 1000);
-    else
-        wr_log(WR_LOG_WARN, "fleet", "%s %s; restarting in %lld ms", c->name, how,
-               (long long)(c->next_start_ms - now));
-}
-
-static struct child *find_child(struct fleet *f, pid_t pid)
-{
-    for (size_t i = 0; i < f->count; i++)
-        if (f->children[i].pid == pid)
-            return &f->children[i];
-    return NULL;
-}
-
-static size_t reap(struct fleet *f, bool stopping)
-{
-    int wstatus;
-    pid_t pid;
-    size_t reaped = 0;
-    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-        struct child *c = find_child(f, pid);
-        if (c)
-            child_died(c, wstatus, stopping);
-        reaped++;
-    }
-    return reaped;
-}
-
-static size_t running(const struct fleet *f)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < f->count; i++)
-        n += f->children[i].pid != 0;
-    return n;
-}
-
-/* Runs until SIGTERM/SIGINT: reaps, restarts when due. */
-static void supervise(struct fleet *f, const sigset_t *signals)
-{
+    struct pollfd fds[2 + FLEET_CONTROL_CLIENTS];
     for (;;) {
-        int64_t now = wr_monotonic_ms();
-        for (size_t i = 0; i < f->count; i++)
-            if (!f->children[i].pid && f->children[i].next_start_ms <= now)
-                start_child(f, &f->children[i], signals);
-        struct timespec tick = {.tv_nsec = 200 * 1000000};
-        int sig = sigtimedwait(signals, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-            wr_log(WR_LOG_INFO, "fleet", "%s: stopping %zu processes",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT", running(f));
-            return;
+        fleet__start_due(f);
+        fleet__kill_overdue(f);
+        fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        size_t n = 1 + fleet__control_pollfds(control, fds + 1);
+        int timeout = fleet__next_due_ms(f);
+        if (n > 2 && (timeout < 0 || timeout > 250))
+            timeout = 250; /* a client is open: check its time limit */
+        if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+            wr_log(WR_LOG_ERROR, "fleet", "poll: %s", strerror(errno));
+            return SIGTERM;
         }
-        reap(f, false);
+        int stop = fds[0].revents ? read_signals(sfd) : 0;
+        fleet__reap(f, false);
+        if (stop)
+            return stop;
+        fleet__control_service(control, fds + 1, n - 1, f);
     }
 }
 
-/* SIGTERM to everyone (each drains), then SIGKILL at the deadline. */
-static void shut_down(struct fleet *f, const sigset_t *signals)
+/* Reaps until no process (api_only: no API) is alive or deadline passes. */
+static void wait_until(struct fleet *f, int sfd, int64_t deadline, bool api_only)
 {
-    int64_t deadline = wr_monotonic_ms() + cfg_int(f->cfg, CFG_FLEET_SHUTDOWN_TIMEOUT);
-    for (size_t i = 0; i < f->count; i++)
-        if (f->children[i].pid)
-            kill(f->children[i].pid, SIGTERM);
-    while (running(f) > 0 && wr_monotonic_ms() < deadline) {
-        struct timespec tick = {.tv_nsec = 100 * 1000000};
-        (void)sigtimedwait(signals, NULL, &tick);
-        reap(f, true);
+    while (fleet__alive(f, api_only) > 0) {
+        int64_t left = deadline - wr_monotonic_ms();
+        if (left <= 0)
+            return;
+        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+        if (poll(&pfd, 1, left > 100 ? 100 : (int)left) > 0 && read_signals(sfd))
+            wr_log(WR_LOG_INFO, "fleet", "already stopping; %lld ms left before killing",
+                   (long long)left);
+        fleet__reap(f, true);
     }
-    for (size_t i = 0; i < f->count; i++) {
-        if (f->children[i].pid) {
-            wr_log(WR_LOG_WARN, "fleet", "%s did not stop in time: killing it", f->children[i].name);
-            kill(f->children[i].pid, SIGKILL);
-        }
+}
+
+/* The API stops accepting and drains its requests first, so nothing new
+ * enters while workers still run; then every worker gets SIGTERM (each
+ * cancels its consumer, finishes and acks what it holds). The workers'
+ * turn comes when the API has exited, or at half the bound at the latest.
+ * What is alive at the bound is SIGKILLed. */
+static void shut_down(struct fleet *f, int sfd)
+{
+    int64_t start = wr_monotonic_ms(), bound = cfg_int(f->cfg, CFG_FLEET_SHUTDOWN_TIMEOUT);
+    int64_t deadline = start + bound;
+    fleet__retire_all(f, true, 0);
+    wait_until(f, sfd, start + bound / 2, true);
+    fleet__retire_all(f, false, 0);
+    wait_until(f, sfd, deadline, false);
+    if (fleet__alive(f, false) > 0)
+        fleet__kill_all(f);
+    while (fleet__alive(f, false) > 0) {
+        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+        (void)poll(&pfd, 1, 50);
+        (void)read_signals(sfd);
+        fleet__reap(f, true);
     }
-    while (running(f) > 0 && reap(f, true) == 0) {
-        struct timespec tick = {.tv_nsec = 20 * 1000000};
-        nanosleep(&tick, NULL);
+    wr_log(WR_LOG_INFO, "fleet", "stopped in %lld ms", (long long)(wr_monotonic_ms() - start));
+}
+
+static int run(struct fleet *f)
+{
+    static struct fleet_control control;
+    struct wr_error err;
+    int rc = 1, sfd = -1;
+    if (fleet__control_open(&control, cfg_str(f->cfg, CFG_FLEET_CONTROL_SOCKET), &err) != WR_OK) {
+        fprintf(stderr, "warren-fleet: %s\n", err.message);
+        goto out;
     }
+    if ((sfd = signalfd(-1, &f->blocked, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "warren-fleet: signalfd: %s\n", strerror(errno));
+        goto out_control;
+    }
+    wr_log(WR_LOG_INFO, "fleet", "supervising %zu processes (programs in %s, control socket %s)",
+           f->child_count, f->bin_dir, control.path);
+    int sig = supervise(f, &control, sfd);
+    wr_log(WR_LOG_INFO, "fleet", "%s: stopping %zu processes",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", fleet__alive(f, false));
+    fleet__control_close(&control); /* no scaling while stopping */
+    shut_down(f, sfd);
+    rc = 0;
+    close(sfd);
+out_control:
+    fleet__control_close(&control);
+out:
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -273,24 +175,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "warren-fleet: bad configuration (see above)\n");
         return 1;
     }
+    enum wr_log_level level;
+    if (wr_log_level_parse(cfg_str(cfg, CFG_LOG_LEVEL), &level) == 0)
+        wr_log_set_level(level);
     f.cfg = cfg;
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &signals, NULL);
+    f.started_ms = wr_monotonic_ms();
+    sigemptyset(&f.blocked);
+    sigaddset(&f.blocked, SIGTERM);
+    sigaddset(&f.blocked, SIGINT);
+    sigaddset(&f.blocked, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &f.blocked, NULL);
     int rc = 1;
-    if (find_bin_dir(&f) != 0 || plan_children(&f) != 0) {
+    if (find_bin_dir(&f) != 0 || fleet__plan(&f) != WR_OK)
         fprintf(stderr, "warren-fleet: cannot plan the fleet (see above)\n");
-        goto out;
-    }
-    wr_log(WR_LOG_INFO, "fleet", "supervising %zu processes (programs in %s)", f.count, f.bin_dir);
-    supervise(&f, &signals);
-    shut_down(&f, &signals);
-    wr_log(WR_LOG_INFO, "fleet", "stopped");
-    rc = 0;
-out:
+    else
+        rc = run(&f);
     cfg_free(cfg);
     return rc;
 }
