@@ -56,6 +56,10 @@ const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT] = {
     SERVICE_DB(CFG_DB_ANALYTICS_URL, "analytics"),
     SERVICE_DB(CFG_DB_DEADLETTER_URL, "deadletter"),
 #undef SERVICE_DB
+    [CFG_DEADLETTER_RETENTION_DAYS] = {"deadletter.retention_days", CFG_TYPE_INT, "30", NULL,
+                                       "replayed and discarded dead letters are purged after "
+                                       "this many days",
+                                       1, 3650},
     [CFG_WORKER_SHUTDOWN_TIMEOUT] = {"worker.shutdown_timeout", CFG_TYPE_DURATION, "30s", NULL,
                                      "on SIGTERM, how long a worker may take to finish and ack"},
     [CFG_FLEET_SHUTDOWN_TIMEOUT] = {"fleet.shutdown_timeout", CFG_TYPE_DURATION, "30s", NULL,

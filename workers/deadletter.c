@@ -7,39 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/log.h"
+#include "dlq/dlq.h"
 #include "workers/internal.h"
 #include "workers/services.h"
-
-static const struct db_migration deadletter_migrations[] = {
-    {1, "CREATE TABLE dead_letters ("
-        " id bigserial PRIMARY KEY,"
-        " queue text NOT NULL,"
-        " dead_queue text NOT NULL,"
-        " original_exchange text,"
-        " original_routing_key text,"
-        " message_id text NOT NULL,"
-        " type text,"
-        " correlation_id text,"
-        " headers jsonb NOT NULL,"
-        " body text NOT NULL,"
-        " attempts integer NOT NULL,"
-        " first_error text,"
-        " last_error text,"
-        " first_failed_at timestamptz,"
-        " dead_at timestamptz NOT NULL,"
-        " stored_at timestamptz NOT NULL DEFAULT now(),"
-        " status text NOT NULL DEFAULT 'dead'"
-        "  CHECK (status IN ('dead', 'replayed', 'discarded')),"
-        " replayed_at timestamptz,"
-        " replayed_by text,"
-        " discarded_at timestamptz,"
-        " discarded_by text,"
-        " discard_reason text,"
-        " previous_id bigint REFERENCES dead_letters (id),"
-        " UNIQUE (dead_queue, message_id, dead_at));"
-        "CREATE INDEX dead_letters_by_status ON dead_letters (status, dead_at DESC);"
-        "CREATE INDEX dead_letters_by_queue ON dead_letters (queue, dead_at DESC);"},
-};
 
 #define DEAD_SUFFIX ".dead"
 
@@ -95,24 +67,46 @@ static void queue_names(const struct mq_delivery *d, char *queue, size_t size)
     snprintf(queue, size, "%.*s", (int)len, dead);
 }
 
-static const char insert_sql[] =
-    "INSERT INTO dead_letters (queue, dead_queue, original_exchange, original_routing_key,"
-    " message_id, type, correlation_id, headers, body, attempts, first_error, last_error,"
-    " first_failed_at, dead_at, previous_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::integer, $11, $12,"
-    " $13::timestamptz,"
-    " coalesce($14::timestamptz, to_timestamp(nullif($15::bigint, 0)), now()),"
-    " (SELECT max(id) FROM dead_letters WHERE dead_queue = $2 AND message_id = $5))"
-    " ON CONFLICT (dead_queue, message_id, dead_at) DO NOTHING";
+/* Retention: replayed and discarded records older than
+ * deadletter.retention_days go, at start and then at most once an hour
+ * while dead letters arrive (`warrenctl dlq purge` does it on demand). */
+struct deadletter_state {
+    int retention_days;
+    int64_t last_purge_ms;
+};
+
+static void purge_old(struct deadletter_state *s, struct db_conn *db)
+{
+    struct wr_error err;
+    long long purged = 0;
+    s->last_purge_ms = wr_monotonic_ms();
+    if (dlq_purge(db, s->retention_days, &purged, &err) != WR_OK)
+        wr_log(WR_LOG_WARN, "deadletter", "retention purge failed: %s", err.message);
+    else if (purged)
+        wr_log(WR_LOG_INFO, "deadletter",
+               "retention: purged %lld replayed or discarded records older than %d days", purged,
+               s->retention_days);
+}
+
+static wr_status deadletter_init(const struct wrk_env *env, void **state, struct wr_error *err)
+{
+    struct deadletter_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return wr_error_set(err, WR_ERR_NOMEM, "deadletter: out of memory");
+    s->retention_days = (int)cfg_int(env->cfg, CFG_DEADLETTER_RETENTION_DAYS);
+    purge_old(s, env->db);
+    *state = s;
+    return WR_OK;
+}
 
 static enum wrk_outcome deadletter_handle(void *state, const struct wrk_message *msg,
                                           struct wrk_step *step, struct wr_error *why)
 {
+    struct deadletter_state *s = state;
     const struct mq_delivery *d = step->in->delivery;
-    char queue[300], attempts[16], sent_at[24];
+    char queue[300];
     struct wr_error err;
     enum wrk_outcome outcome = WRK_RETRY;
-    (void)state;
     json_t *headers = headers_json(d);
     char *headers_text = headers ? json_dumps(headers, JSON_COMPACT) : NULL;
     if (!headers_text) {
@@ -120,39 +114,47 @@ static enum wrk_outcome deadletter_handle(void *state, const struct wrk_message 
         goto out;
     }
     queue_names(d, queue, sizeof queue);
-    snprintf(attempts, sizeof attempts, "%d", msg->attempt);
-    snprintf(sent_at, sizeof sent_at, "%lld", (long long)msg->timestamp);
-    const char *params[] = {
-        queue,
-        d->routing_key ? d->routing_key : "",
-        header_text(d, "x-original-exchange"),
-        header_text(d, "x-original-routing-key"),
-        d->message_id ? d->message_id : "unknown",
-        type_of(d, msg),
-        d->correlation_id,
-        headers_text,
-        (const char *)d->body,
-        attempts,
-        header_text(d, "x-first-error"),
-        header_text(d, "x-last-error"),
-        header_time(d, "x-first-failed-at"),
-        header_time(d, "x-dead-at"),
-        sent_at,
+    struct dlq_dead_letter letter = {
+        .queue = queue,
+        .dead_queue = d->routing_key ? d->routing_key : "",
+        .exchange = header_text(d, "x-original-exchange"),
+        .routing_key = header_text(d, "x-original-routing-key"),
+        .message_id = d->message_id ? d->message_id : "unknown",
+        .type = type_of(d, msg),
+        .correlation_id = d->correlation_id,
+        .headers_json = headers_text,
+        .body = d->body,
+        .body_len = d->body_len,
+        .attempts = msg->attempt,
+        .first_error = header_text(d, "x-first-error"),
+        .last_error = header_text(d, "x-last-error"),
+        .first_failed_at = header_time(d, "x-first-failed-at"),
+        .dead_at = header_time(d, "x-dead-at"),
+        .sent_at = msg->timestamp,
     };
-    if (db_exec(wrk_step_db(step), insert_sql, 15, params, NULL, &err) == WR_OK)
+    if (dlq_store(wrk_step_db(step), &letter, &err) == WR_OK)
         outcome = WRK_DONE;
     else
         outcome = wrk_db_failed(why, "deadletter", &err);
+    if (wr_monotonic_ms() - s->last_purge_ms > 3600 * 1000)
+        purge_old(s, wrk_step_db(step));
 out:
     free(headers_text);
     json_decref(headers);
     return outcome;
 }
 
+static void deadletter_fini(void *state)
+{
+    free(state);
+}
+
 const struct wrk_service wrk_deadletter_service = {
     .name = "deadletter",
-    .migrations = deadletter_migrations,
-    .migration_count = sizeof deadletter_migrations / sizeof deadletter_migrations[0],
+    .migrations = dlq_migrations,
+    .migration_count = DLQ_MIGRATION_COUNT,
+    .init = deadletter_init,
     .handle = deadletter_handle,
+    .fini = deadletter_fini,
     .raw = true,
 };

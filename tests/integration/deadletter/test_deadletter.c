@@ -173,16 +173,17 @@ static void assert_record(const json_t *r, const struct dead *d, const char *que
     ck_assert_str_eq(str(r, "status"), "dead");
     ck_assert_str_eq(str(r, "queue"), queue);
     ck_assert_str_eq(str(r, "dead_queue"), d->dead_queue);
-    ck_assert_str_eq(str(r, "original_exchange"), "orders");
-    ck_assert_str_eq(str(r, "original_routing_key"), d->type);
+    ck_assert_str_eq(str(r, "exchange"), "orders");
+    ck_assert_str_eq(str(r, "routing_key"), d->type);
     ck_assert_str_eq(str(r, "message_id"), d->message_id);
     ck_assert_str_eq(str(r, "type"), d->type);
     ck_assert_str_eq(str(r, "correlation_id"), d->order_id);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "attempts")), d->attempts);
     ck_assert_str_eq(str(r, "first_error"), d->first_error);
     ck_assert_str_eq(str(r, "last_error"), d->last_error);
-    ck_assert_str_eq(str(r, "first_failed_at"), d->first_failed_at);
-    ck_assert_str_eq(str(r, "dead_at"), d->dead_at);
+    /* the store answers with milliseconds: "...:56.000Z" */
+    ck_assert_int_eq(strncmp(str(r, "first_failed_at"), d->first_failed_at, 19), 0);
+    ck_assert_int_eq(strncmp(str(r, "dead_at"), d->dead_at, 19), 0);
     ck_assert_ptr_nonnull(strstr(str(r, "body"), d->order_id));
     const json_t *headers = json_object_get(r, "headers");
     ck_assert_str_eq(str(headers, "x-storefront"), "shop-a");
@@ -230,10 +231,21 @@ START_TEST(test_stored_once_with_every_field)
 }
 END_TEST
 
+/* The records of a `dlq list --json` answer (a new reference). */
+static json_t *list_rows(const char *const *args)
+{
+    json_t *page = ctl_json(args);
+    json_t *rows = json_incref(json_object_get(page, "dead_letters"));
+    ck_assert(json_is_array(rows));
+    ck_assert_int_eq(json_integer_value(json_object_get(page, "total")),
+                     (json_int_t)json_array_size(rows));
+    json_decref(page);
+    return rows;
+}
+
 static size_t list_count(const char *const *args)
 {
-    json_t *rows = ctl_json(args);
-    ck_assert(json_is_array(rows));
+    json_t *rows = list_rows(args);
     size_t n = json_array_size(rows);
     json_decref(rows);
     return n;
@@ -257,7 +269,7 @@ START_TEST(test_list_filters_stats_and_usage)
     db_close(db);
 
     const char *const all[] = {"dlq", "list", "--queue", queue, "--json", NULL};
-    json_t *rows = ctl_json(all);
+    json_t *rows = list_rows(all);
     ck_assert_int_eq(json_array_size(rows), 2);
     ck_assert_str_eq(str(json_array_get(rows, 0), "correlation_id"), b_order); /* newest first */
     ck_assert_str_eq(str(json_array_get(rows, 1), "correlation_id"), a_order);
@@ -282,7 +294,7 @@ START_TEST(test_list_filters_stats_and_usage)
     ts_ctl(&run, table);
     ck_assert_int_eq(run.status, 0);
     ck_assert_msg(strstr(run.out, "LAST ERROR") && strstr(run.out, "payment.refund") &&
-                      strstr(run.out, "2 dead letters"),
+                      strstr(run.out, "2 of 2 dead letters"),
                   "%s", run.out);
     ts_ctl_free(&run);
 
