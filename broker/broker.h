@@ -269,8 +269,18 @@ wr_status mq_nack(struct mq_consumer *consumer, uint64_t delivery_tag, bool requ
  * held messages can still be acked; used for graceful shutdown. */
 wr_status mq_consumer_cancel(struct mq_consumer *consumer, struct wr_error *err);
 
-/* After mq_conn_reconnect(): qos and consume again on the new channel. */
+/* After mq_conn_reconnect(): qos and consume again on the new channel.
+ * After mq_consumer_cancel(): consume again on the same channel. A
+ * consumer that is consuming on the current channel is left as it is. */
 wr_status mq_consumer_resume(struct mq_consumer *consumer, struct wr_error *err) WR_MUST_CHECK;
+
+/* Sets the prefetch of the consumer's next start (mq_consumer_resume after
+ * a cancel or a reconnect): RabbitMQ applies basic.qos only to consumers
+ * started after it, so a consuming consumer keeps its limit until then. */
+void mq_consumer_set_prefetch(struct mq_consumer *consumer, uint16_t prefetch);
+
+/* True while basic.consume is active on the current channel. */
+bool mq_consumer_is_consuming(const struct mq_consumer *consumer);
 
 /* ---- management HTTP API (read side) ------------------------------------ */
 

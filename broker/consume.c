@@ -248,3 +248,13 @@ wr_status mq_consumer_resume(struct mq_consumer *consumer, struct wr_error *err)
         return WR_OK;
     return start_consuming(consumer, err);
 }
+
+void mq_consumer_set_prefetch(struct mq_consumer *consumer, uint16_t prefetch)
+{
+    consumer->prefetch = prefetch;
+}
+
+bool mq_consumer_is_consuming(const struct mq_consumer *consumer)
+{
+    return consumer->consuming && check_channel(consumer, "consume", NULL) == WR_OK;
+}

@@ -55,7 +55,42 @@ void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    wr_log_fields(level, component, msg, NULL, 0);
+}
 
+/* Appends ,"key":"text" or ,"key":number; a field that does not fit is
+ * left out whole (never cut), and room for the closing "}\n" is kept. */
+static size_t escaped_length(const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += *p == '"' || *p == '\\' || *p == '\n' ? 2 : *p < 0x20 ? 6 : 1;
+    return n;
+}
+
+static void append_field(char *line, size_t size, size_t *len, const struct wr_log_field *field)
+{
+    size_t need = escaped_length(field->key) + (field->text ? escaped_length(field->text) : 20);
+    if (*len + need + 16 > size)
+        return;
+    line[(*len)++] = ',';
+    line[(*len)++] = '"';
+    append_json_escaped(line, size, len, field->key);
+    if (field->text) {
+        memcpy(line + *len, "\":\"", 3);
+        *len += 3;
+        append_json_escaped(line, size, len, field->text);
+        line[(*len)++] = '"';
+    } else {
+        *len += (size_t)snprintf(line + *len, size - *len, "\":%lld", field->number);
+    }
+}
+
+void wr_log_fields(enum wr_log_level level, const char *component, const char *msg,
+                   const struct wr_log_field *fields, size_t count)
+{
+    if (level < log_threshold)
+        return;
     char stamp[WR_RFC3339_SIZE];
     wr_rfc3339_now(stamp);
     char line[4096];
@@ -65,7 +100,10 @@ void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...
     append_json_escaped(line, sizeof line, &len, component);
     len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
     append_json_escaped(line, sizeof line - 3, &len, msg);
-    len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
+    line[len++] = '"';
+    for (size_t i = 0; i < count; i++)
+        append_field(line, sizeof line, &len, &fields[i]);
+    len += (size_t)snprintf(line + len, sizeof line - len, "}\n");
     fwrite(line, 1, len, stderr);
 }
 

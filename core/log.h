@@ -20,6 +20,19 @@ int wr_log_level_parse(const char *text, enum wr_log_level *out);
 void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* One more key of a log line: a JSON string, or a number when text is NULL. */
+struct wr_log_field {
+    const char *key;
+    const char *text;
+    long long number;
+};
+
+/* Writes one JSON line with msg (not a format) followed by each field as a
+ * key of its own, for events that tools read (a transition, a count):
+ * {"ts":...,"msg":"outage entered","service":"payment","consecutive_failures":5}. */
+void wr_log_fields(enum wr_log_level level, const char *component, const char *msg,
+                   const struct wr_log_field *fields, size_t count);
+
 /* Copies url into out with any password replaced by "***"
  * (amqp://user:secret@host -> amqp://user:***@host). Always NUL-terminates. */
 void wr_redact_url(const char *url, char *out, size_t out_size);

@@ -27,6 +27,7 @@ void wrk_incoming_clear(struct wrk_incoming *in);
 struct wrk_step {
     struct db_conn *db;
     const struct wrk_incoming *in;
+    const char *downstream; /* set by wrk_step_downstream_failed, else NULL */
 };
 
 /* Schema of the runtime's tables (component "runtime"). */

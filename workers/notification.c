@@ -56,7 +56,13 @@ struct delivery {
     const char *recipient; /* address or number */
 };
 
-enum channel_outcome { CHANNEL_DONE, CHANNEL_RETRY, CHANNEL_PERMANENT };
+/* Ranked: over several channels the message takes the highest. */
+enum channel_outcome {
+    CHANNEL_DONE,
+    CHANNEL_PERMANENT,  /* retrying cannot help (an unusable address, a 5xx) */
+    CHANNEL_RETRY,      /* transient on our side (database, memory) */
+    CHANNEL_DOWNSTREAM, /* the SMTP server or SMS gateway failed transiently */
+};
 
 /* ---- setup -------------------------------------------------------------------- */
 
@@ -308,12 +314,13 @@ static const char *const subjects[] = {"Your order %s is confirmed",
                                        "Your order %s could not be accepted",
                                        "The payment for your order %s failed"};
 
-static enum channel_outcome failed(struct notification *n, const struct delivery *d, bool permanent,
-                                   const char *error, struct wr_error *why)
+static enum channel_outcome failed(struct notification *n, const struct delivery *d,
+                                   enum channel_outcome outcome, const char *error,
+                                   struct wr_error *why)
 {
     settle(n, d, "failed", NULL, error);
     wr_error_set(why, WR_ERR_IO, "%s: %s", d->channel, error);
-    return permanent ? CHANNEL_PERMANENT : CHANNEL_RETRY;
+    return outcome;
 }
 
 static enum channel_outcome send_email(struct notification *n, const struct delivery *d, int kind,
@@ -325,13 +332,14 @@ static enum channel_outcome send_email(struct notification *n, const struct deli
              n->domain);
     char *text = email_text(d->msg->body, d->msg->order_id, kind);
     if (!text)
-        return failed(n, d, false, "out of memory", why);
+        return failed(n, d, CHANNEL_RETRY, "out of memory", why);
     struct email email = {
         .to = d->recipient, .subject = subject, .message_id = message_id, .text = text};
     enum email_result result = email_send(n->email, &email, error, sizeof error);
     free(text);
     if (result != EMAIL_SENT)
-        return failed(n, d, result == EMAIL_PERMANENT, error, why);
+        return failed(n, d, result == EMAIL_PERMANENT ? CHANNEL_PERMANENT : CHANNEL_DOWNSTREAM,
+                      error, why);
     wrk_crash_point("notification", "after_email");
     settle(n, d, "sent", message_id, NULL);
     wr_log(WR_LOG_INFO, "notification", "order %s %s: email sent (Message-ID <%s>)",
@@ -347,7 +355,8 @@ static enum channel_outcome send_sms(struct notification *n, const struct delive
     enum sms_result result =
         sms_send(n->sms, d->recipient, text, sid, sizeof sid, error, sizeof error);
     if (result != SMS_SENT)
-        return failed(n, d, result == SMS_PERMANENT, error, why);
+        return failed(n, d, result == SMS_PERMANENT ? CHANNEL_PERMANENT : CHANNEL_DOWNSTREAM, error,
+                      why);
     wrk_crash_point("notification", "after_sms");
     settle(n, d, "sent", sid, NULL);
     wr_log(WR_LOG_INFO, "notification", "order %s %s: SMS sent (%s)", d->msg->order_id, d->status,
@@ -432,26 +441,33 @@ static enum wrk_outcome notification_handle(void *state, const struct wrk_messag
     json_t *notify = json_object_get(msg->body, "notify");
     json_t *fallback = json_pack("[s]", "email"), *channel;
     size_t i;
-    enum wrk_outcome outcome = WRK_DONE;
-    (void)step; /* the markers live on their own connection: see the top of this file */
+    enum channel_outcome worst = CHANNEL_DONE;
+    const char *downstream = NULL;
+    /* the markers live on their own connection (see the top of this file):
+     * step only names a failing downstream */
     if (kind < 0 || (notify && !json_is_array(notify) && !json_is_null(notify))) {
-        wr_error_set(why, WR_ERR_INVALID, "not an order summary this service handles");
-        outcome = WRK_PERMANENT;
-        goto out;
+        json_decref(fallback);
+        return wrk_bad_message(why, "not an order summary this service handles");
     }
-    /* every channel is tried; a retry wins over a permanent failure */
+    /* every channel is tried; the highest-ranked failure speaks for the message */
     json_array_foreach(json_is_array(notify) ? notify : fallback, i, channel)
     {
         struct wr_error channel_why;
         enum channel_outcome result = notify_one(state, msg, kind, channel, &channel_why);
-        if (result == CHANNEL_RETRY || (result == CHANNEL_PERMANENT && outcome == WRK_DONE)) {
+        if (result > worst) {
             *why = channel_why;
-            outcome = result == CHANNEL_RETRY ? WRK_RETRY : WRK_PERMANENT;
+            worst = result;
+            if (result == CHANNEL_DOWNSTREAM) /* then channel is "email" or "sms" */
+                downstream =
+                    strcmp(json_string_value(channel), "sms") == 0 ? "SMS gateway" : "SMTP server";
         }
     }
-out:
     json_decref(fallback);
-    return outcome;
+    if (worst == CHANNEL_DOWNSTREAM)
+        return wrk_step_downstream_failed(step, downstream);
+    return worst == CHANNEL_RETRY       ? WRK_RETRY
+           : worst == CHANNEL_PERMANENT ? WRK_PERMANENT
+                                        : WRK_DONE;
 }
 
 const struct wrk_service wrk_notification_service = {

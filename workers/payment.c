@@ -1,7 +1,8 @@
 /* The payment service: charges an order's total through the payment
  * gateway (payment_gateway.c) and answers payment.succeeded or
  * payment.failed. A decline is an outcome; a timeout, 5xx or 429 is a
- * retry; any other 4xx is a configuration error, dead-lettered at once.
+ * retry (a downstream failure: many in a row put the worker in outage
+ * mode); any other 4xx is a configuration error, dead-lettered at once.
  * Every charge is recorded in the service's own table, in the step's
  * transaction, and the gateway's Idempotency-Key makes a redelivery safe. */
 #include <stdio.h>
@@ -169,7 +170,7 @@ static enum wrk_outcome payment_handle(void *state, const struct wrk_message *ms
         return settle(step, msg, &charge, &out, why);
     case PGW_TRANSIENT:
         wr_error_set(why, WR_ERR_HTTP, "%s", out.reason);
-        return WRK_RETRY;
+        return wrk_step_downstream_failed(step, "payment gateway");
     case PGW_PERMANENT:
         break;
     }

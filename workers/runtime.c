@@ -11,7 +11,17 @@
  * A crash before 2 commits changes nothing; after it, the redelivered
  * message finds its key in the inbox, skips the effect and goes on at 3.
  * Failures leave through retry tiers or the dead-letter queue, and the
- * copy there is confirmed before the original is acked. */
+ * copy there is confirmed before the original is acked.
+ *
+ * Outage mode (outage.h): when the handler keeps failing on its downstream,
+ * moving every message along the tiers only burns attempts. So after
+ * worker.outage_threshold such failures in a row the failing message is
+ * handed back uncharged (nack with requeue: its x-attempt is unchanged),
+ * the consumer is cancelled (what it holds is handed back too), and after
+ * a pause one message is taken as a probe (prefetch 1, consumer cancelled
+ * as soon as it arrives). A probe that succeeds restores the consumer at
+ * the queue's prefetch; one that fails is handed back and the pause
+ * doubles. Nothing is held unacked while the worker waits. */
 #include "workers/runtime.h"
 
 #include <signal.h>
@@ -24,6 +34,8 @@
 #include "core/log.h"
 #include "topology/topology.h"
 #include "workers/internal.h"
+#include "workers/metrics.h"
+#include "workers/outage.h"
 
 #define RELAY_BATCH 500
 #define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
@@ -40,6 +52,9 @@ struct worker {
     struct mq_conn *publish_conn;
     struct mq_consumer *consumer;
     struct mq_publisher *publisher;
+    uint16_t prefetch; /* of the consumer's current (or next) start */
+    struct wrk_outage outage;
+    struct wrk_metrics *metrics; /* NULL before setup (its functions accept NULL) */
     sigset_t signals;
     bool stopping;
     /* outcome of the publishes since the last flush */
@@ -177,7 +192,7 @@ static size_t failure_headers(const struct wrk_incoming *in, const char *why, bo
  * when permanent or out of attempts. The caller confirms it (confirm_all)
  * before acking the original. */
 static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bool permanent,
-                             const char *why, struct wr_error *err)
+                             const char *why, bool *dead, struct wr_error *err)
 {
     const struct mq_delivery *d = in->delivery;
     char target[300], now[WR_RFC3339_SIZE];
@@ -188,6 +203,7 @@ static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bo
                                  : topo_dead_queue_name(w->queue->name, target, sizeof target);
     if (status != WR_OK)
         return wr_error_set(err, status, "queue name too long");
+    *dead = tier < 0;
     wr_rfc3339_now(now);
     struct mq_header headers[64];
     size_t count = failure_headers(in, why, tier < 0, headers, 64, now);
@@ -207,10 +223,23 @@ static wr_status move_failed(struct worker *w, const struct wrk_incoming *in, bo
 
 enum step_result { STEP_ACK, STEP_REQUEUE, STEP_FAILED };
 
-/* Runs steps 1-2 of the header comment. On STEP_FAILED why says why and
- * *permanent whether retrying could help. */
-static enum step_result run_step(struct worker *w, struct wrk_incoming *in, bool *permanent,
-                                 struct wr_error *why)
+/* What run_step made of a delivery, besides its step_result. */
+struct step_report {
+    struct wr_error why;         /* STEP_FAILED: why */
+    bool permanent;              /* STEP_FAILED: retrying cannot help */
+    enum wrk_outage_event event; /* what it says about the downstream */
+    const char *downstream;      /* WRK_DOWNSTREAM: the downstream named, or NULL */
+};
+
+enum wrk_outcome wrk_step_downstream_failed(struct wrk_step *step, const char *name)
+{
+    step->downstream = name;
+    return WRK_DOWNSTREAM;
+}
+
+/* Runs steps 1-2 of the header comment and fills report. */
+static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
+                                 struct step_report *report)
 {
     struct wr_error err;
     bool fresh = false;
@@ -224,18 +253,23 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in, bool
     enum wrk_outcome outcome = WRK_DONE;
     if (fresh) {
         struct wrk_step step = {.db = w->db, .in = in};
-        wr_error_clear(why);
-        outcome = w->service->handle(w->state, &in->msg, &step, why);
+        wr_error_clear(&report->why);
+        outcome = w->service->handle(w->state, &in->msg, &step, &report->why);
+        report->event = outcome == WRK_DONE         ? WRK_OUTAGE_SUCCESS
+                        : outcome == WRK_DOWNSTREAM ? WRK_OUTAGE_DOWNSTREAM
+                                                    : WRK_OUTAGE_NEUTRAL;
+        report->downstream = step.downstream;
     }
     if (outcome != WRK_DONE) {
         db_rollback(w->db);
-        *permanent = outcome == WRK_PERMANENT;
+        report->permanent = outcome == WRK_PERMANENT;
         return STEP_FAILED;
     }
     wrk_crash_point(w->service->name, "before_commit");
     if (db_commit(w->db, &err) != WR_OK) {
         db_rollback(w->db);
         wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
+        report->event = WRK_OUTAGE_NEUTRAL;
         return STEP_REQUEUE;
     }
     wrk_crash_point(w->service->name, "after_commit");
@@ -255,7 +289,10 @@ static wr_status settle(struct worker *w, const struct mq_delivery *d, bool ack)
 /* What becomes of one delivery of a batch. */
 enum settlement {
     SETTLE_ACK,     /* ack once everything the batch sent is confirmed */
+    SETTLE_RETRIED, /* moved to a retry tier: ack once the copy is confirmed */
+    SETTLE_DEAD,    /* moved to the dead-letter queue: ack once the copy is confirmed */
     SETTLE_REQUEUE, /* nack with requeue: it will be handled again */
+    SETTLE_RETURN,  /* outage mode: nack with requeue, no attempt charged */
 };
 
 struct batch {
@@ -265,31 +302,131 @@ struct batch {
     json_t *keys; /* dedupe keys whose outbox rows go out with this batch */
 };
 
+/* ---- outage mode ----------------------------------------------------------------- */
+
+static void log_outage(struct worker *w, enum wr_log_level level, const char *what, int consecutive)
+{
+    const struct wrk_outage *o = &w->outage;
+    int64_t now = wr_monotonic_ms();
+    struct wr_log_field fields[] = {
+        {.key = "service", .text = w->service->name},
+        {.key = "queue", .text = w->queue->name},
+        {.key = "downstream", .text = o->downstream},
+        {.key = "consecutive_failures", .number = consecutive},
+        {.key = "probes", .number = (long long)o->probes},
+        {.key = o->state == WRK_OUTAGE_NONE ? "outage_ms" : "next_probe_ms",
+         .number = o->state == WRK_OUTAGE_NONE ? now - o->entered_ms : o->probe_at_ms - now},
+    };
+    wr_log_fields(level, "runtime", what, fields, sizeof fields / sizeof fields[0]);
+}
+
+/* Records what one handled delivery said about the downstream, logs a
+ * transition, and returns what outage mode wants done with it. */
+static enum wrk_outage_change note_outage(struct worker *w, const struct step_report *report)
+{
+    int before = w->outage.consecutive;
+    enum wrk_outage_change change =
+        wrk_outage_record(&w->outage, report->event, report->downstream, wr_monotonic_ms());
+    if (change == WRK_OUTAGE_ENTER)
+        log_outage(w, WR_LOG_WARN, "outage entered", w->outage.consecutive);
+    else if (change == WRK_OUTAGE_BACKOFF)
+        log_outage(w, WR_LOG_INFO, "outage probe failed", w->outage.consecutive);
+    else if (change == WRK_OUTAGE_LEAVE)
+        log_outage(w, WR_LOG_INFO, "outage left", before);
+    wrk_metrics_outage(w->metrics, &w->outage);
+    return change;
+}
+
+/* Hands a delivery back to its queue without handling it (outage mode). */
+static void hand_back(struct worker *w, struct mq_delivery *d)
+{
+    struct wr_error err;
+    if (mq_nack(w->consumer, d->delivery_tag, true, &err) != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "nack failed: %s", err.message);
+    wrk_metrics_count(w->metrics, WRK_METRIC_RETURNED);
+    mq_delivery_free(d);
+}
+
+/* Stops the consumer and hands back what it had been sent (after the
+ * cancel-ok every earlier delivery is already buffered). False when the
+ * link failed (the loop reconnects). */
+static bool stop_consuming(struct worker *w)
+{
+    struct wr_error err;
+    struct mq_delivery *d = NULL;
+    if (mq_consumer_cancel(w->consumer, &err) != WR_OK) {
+        wr_log(WR_LOG_WARN, "runtime", "cancel consumer: %s", err.message);
+        return false;
+    }
+    while (mq_consumer_next(w->consumer, 0, &d, &err) == WR_OK)
+        hand_back(w, d);
+    return true;
+}
+
+/* Makes the consumer match the outage state: consuming at the queue's
+ * prefetch (normal), not consuming (paused), or one message at a time
+ * (probing). A failure is logged; the loop then finds the link down. */
+static void sync_consumer(struct worker *w)
+{
+    struct wr_error err;
+    bool consume = w->outage.state != WRK_OUTAGE_PAUSED;
+    uint16_t want = w->outage.state == WRK_OUTAGE_PROBING ? 1 : (uint16_t)w->queue->prefetch;
+    bool consuming = mq_consumer_is_consuming(w->consumer);
+    if (consuming && (!consume || w->prefetch != want)) {
+        if (!stop_consuming(w))
+            return;
+        consuming = false;
+    }
+    if (!consume || consuming)
+        return;
+    mq_consumer_set_prefetch(w->consumer, want);
+    w->prefetch = want;
+    if (mq_consumer_resume(w->consumer, &err) != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "consume again: %s", err.message);
+}
+
+/* ---- one delivery, and batches ----------------------------------------------------- */
+
 /* Steps 1-2 for one delivery, and the move of a failed one. */
 static enum settlement handle_one(struct worker *w, const struct mq_delivery *d, json_t *keys)
 {
     struct wrk_incoming in;
-    struct wr_error why, err;
-    bool permanent = true;
+    struct step_report report = {.permanent = true, .event = WRK_OUTAGE_NEUTRAL};
+    struct wr_error err;
     enum step_result result = STEP_FAILED;
     enum settlement settle = SETTLE_ACK;
     if (wrk_incoming_decode(d, w->service->raw, &in) != WR_OK)
-        wr_error_set(&why, WR_ERR_INVALID, "%s", in.why_undecodable);
+        wr_error_set(&report.why, WR_ERR_INVALID, "%s", in.why_undecodable);
     else
-        result = run_step(w, &in, &permanent, &why);
+        result = run_step(w, &in, &report);
+    enum wrk_outage_change change = note_outage(w, &report);
+    const char *why = report.why.message[0] ? report.why.message : "failed";
+    bool dead = false;
     if (result == STEP_ACK) {
         json_array_append_new(keys, json_string(in.dedupe_key));
+    } else if (change == WRK_OUTAGE_ENTER || change == WRK_OUTAGE_BACKOFF) {
+        settle = SETTLE_RETURN; /* the downstream is down: not the message's fault */
     } else if (result == STEP_REQUEUE || w->service->raw) {
         if (result == STEP_FAILED)
-            wr_log(WR_LOG_WARN, "runtime", "requeued a dead letter: %s", why.message);
+            wr_log(WR_LOG_WARN, "runtime", "requeued a dead letter: %s", why);
         settle = SETTLE_REQUEUE; /* a dead letter is never moved on again */
-    } else if (move_failed(w, &in, permanent, why.message[0] ? why.message : "failed", &err) !=
-               WR_OK) {
+    } else if (move_failed(w, &in, report.permanent, why, &dead, &err) != WR_OK) {
         wr_log(WR_LOG_WARN, "runtime", "could not move a failed message: %s", err.message);
         settle = SETTLE_REQUEUE;
+    } else {
+        settle = dead ? SETTLE_DEAD : SETTLE_RETRIED;
     }
     wrk_incoming_clear(&in);
     return settle;
+}
+
+static enum wrk_metric metric_of(enum settlement settle, bool acked)
+{
+    if (!acked)
+        return settle == SETTLE_RETURN ? WRK_METRIC_RETURNED : WRK_METRIC_REQUEUED;
+    return settle == SETTLE_RETRIED ? WRK_METRIC_RETRIED
+           : settle == SETTLE_DEAD  ? WRK_METRIC_DEAD
+                                    : WRK_METRIC_ACKED;
 }
 
 /* Step 3 for a whole batch: one wait for every confirm, then the acks.
@@ -317,9 +454,10 @@ static void finish_batch(struct worker *w, struct batch *b)
         wrk_crash_point(w->service->name, "after_publish");
     bool requeued = status != WR_OK;
     for (size_t i = 0; i < b->count; i++) {
-        bool ack = status == WR_OK && b->settle[i] == SETTLE_ACK;
-        requeued = requeued || !ack;
+        bool ack = status == WR_OK && b->settle[i] <= SETTLE_DEAD;
+        requeued = requeued || (!ack && b->settle[i] != SETTLE_RETURN);
         (void)settle(w, b->deliveries[i], ack);
+        wrk_metrics_count(w->metrics, metric_of(b->settle[i], ack));
         mq_delivery_free(b->deliveries[i]);
     }
     b->count = 0;
@@ -328,16 +466,28 @@ static void finish_batch(struct worker *w, struct batch *b)
         sleep_ms(200); /* the database or broker is struggling: do not spin */
 }
 
-/* Handles first and whatever else has already arrived, up to BATCH_MAX. */
+/* Handles first and whatever else has already arrived, up to BATCH_MAX.
+ * In outage mode: while paused, deliveries are handed back unhandled; a
+ * probe is handled alone, with the consumer stopped first so that nothing
+ * else arrives meanwhile; and a batch that enters outage stops there. */
 static void handle_batch(struct worker *w, struct batch *b, struct mq_delivery *first)
 {
     struct wr_error err;
     struct mq_delivery *d = first;
+    if (w->outage.state == WRK_OUTAGE_PAUSED) {
+        hand_back(w, first);
+        return;
+    }
+    bool probe = w->outage.state == WRK_OUTAGE_PROBING;
+    if (probe)
+        (void)stop_consuming(w);
     while (d) {
         b->settle[b->count] = handle_one(w, d, b->keys);
         b->deliveries[b->count++] = d;
         d = NULL;
-        if (b->count < BATCH_MAX && mq_consumer_next(w->consumer, 0, &d, &err) != WR_OK)
+        if (probe || w->outage.state != WRK_OUTAGE_NONE || b->count == BATCH_MAX)
+            break;
+        if (mq_consumer_next(w->consumer, 0, &d, &err) != WR_OK)
             d = NULL;
     }
     finish_batch(w, b);
@@ -379,8 +529,8 @@ static wr_status connect_broker(struct worker *w, struct wr_error *err)
 
 static wr_status start_consuming(struct worker *w, struct wr_error *err)
 {
-    w->consumer = mq_consumer_create(w->consume_conn, w->queue->name,
-                                     (uint16_t)w->queue->prefetch, err);
+    w->prefetch = (uint16_t)w->queue->prefetch;
+    w->consumer = mq_consumer_create(w->consume_conn, w->queue->name, w->prefetch, err);
     return w->consumer ? WR_OK : err->code;
 }
 
@@ -396,6 +546,7 @@ static void reconnect(struct worker *w)
             mq_conn_reconnect(w->consume_conn, deadline + 1000, &err) == WR_OK &&
             mq_consumer_resume(w->consumer, &err) == WR_OK) {
             wr_log(WR_LOG_INFO, "runtime", "reconnected; consuming %s again", w->queue->name);
+            sync_consumer(w); /* paused: stop again */
             return;
         }
     }
@@ -442,15 +593,30 @@ static bool links_alive(struct worker *w, int64_t *last_poll_ms)
     return mq_conn_is_open(w->publish_conn) && mq_conn_is_open(w->consume_conn);
 }
 
+/* How long to wait for a delivery: at most a second (signals, heartbeats),
+ * less when an outage probe is due sooner. */
+static int64_t next_wait_ms(const struct worker *w)
+{
+    int64_t wait = wrk_outage_wait_ms(&w->outage, wr_monotonic_ms());
+    return wait < 0 || wait > 1000 ? 1000 : wait < 1 ? 1 : wait;
+}
+
 static void consume_loop(struct worker *w, struct batch *b)
 {
     struct wr_error err;
     int64_t last_poll_ms = 0;
     while (!stop_requested(w)) {
         struct mq_delivery *d = NULL;
-        wr_status status = mq_consumer_next(w->consumer, 1000, &d, &err);
-        if (status == WR_OK)
+        if (wrk_outage_probe_due(&w->outage, wr_monotonic_ms())) {
+            wr_log(WR_LOG_DEBUG, "runtime", "outage: taking one message as a probe");
+            wrk_metrics_outage(w->metrics, &w->outage);
+            sync_consumer(w);
+        }
+        wr_status status = mq_consumer_next(w->consumer, next_wait_ms(w), &d, &err);
+        if (status == WR_OK) {
             handle_batch(w, b, d);
+            sync_consumer(w);
+        }
         if ((status != WR_OK && status != WR_ERR_TIMEOUT) || !links_alive(w, &last_poll_ms))
             reconnect(w);
     }
@@ -538,6 +704,37 @@ static wr_status open_broker(struct worker *w, struct wr_error *err)
     return status == WR_OK ? start_consuming(w, err) : status;
 }
 
+/* Outage mode's policy and the metrics (served when worker.metrics_port
+ * is set; a port in use is logged, not fatal: the worker still works). */
+static int setup_observability(struct worker *w)
+{
+    const struct cfg *cfg = w->opt->cfg;
+    struct wrk_outage_policy policy = {
+        .threshold = (int)cfg_int(cfg, CFG_WORKER_OUTAGE_THRESHOLD),
+        .probe_min_ms = cfg_int(cfg, CFG_WORKER_OUTAGE_PROBE_MIN),
+        .probe_max_ms = cfg_int(cfg, CFG_WORKER_OUTAGE_PROBE_MAX),
+    };
+    struct wr_error err;
+    wrk_outage_init(&w->outage, &policy);
+    if (!(w->metrics = wrk_metrics_create(w->service->name, w->queue->name))) {
+        fprintf(stderr, "warren-worker: out of memory\n");
+        return 1;
+    }
+    wrk_metrics_outage(w->metrics, &w->outage);
+    int port = (int)cfg_int(cfg, CFG_WORKER_METRICS_PORT);
+    const char *address = cfg_str(cfg, CFG_WORKER_METRICS_ADDRESS);
+    wr_status status = port ? wrk_metrics_serve(w->metrics, address, port, &err) : WR_OK;
+    if (status == WR_ERR_CONFIG) {
+        fprintf(stderr, "warren-worker: %s\n", err.message);
+        return 1;
+    }
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "metrics not served: %s", err.message);
+    else if (port)
+        wr_log(WR_LOG_INFO, "runtime", "metrics on http://%s:%d/metrics", address, port);
+    return 0;
+}
+
 static int setup(struct worker *w)
 {
     struct topo_diags diags = {0};
@@ -556,6 +753,8 @@ static int setup(struct worker *w)
                 w->opt->topology_file);
         return 1;
     }
+    if (setup_observability(w) != 0)
+        return 1;
     if (!keep_trying(w, "database", open_database))
         return 0; /* SIGTERM while waiting: a clean exit */
     struct wrk_env env = {.cfg = w->opt->cfg, .db = w->db};
@@ -576,6 +775,7 @@ static void teardown(struct worker *w)
     if (w->service->fini && w->state)
         w->service->fini(w->state);
     db_close(w->db);
+    wrk_metrics_destroy(w->metrics);
     topo_model_free(w->model);
 }
 

@@ -23,9 +23,12 @@
 
 /* What a handler made of a message. */
 enum wrk_outcome {
-    WRK_DONE,      /* the effect is done (or was not needed): commit, publish, ack */
-    WRK_RETRY,     /* a transient failure: roll back, wait in a retry tier, try again */
-    WRK_PERMANENT, /* can never succeed (bad message, config error): dead-letter now */
+    WRK_DONE,       /* the effect is done (or was not needed): commit, publish, ack */
+    WRK_RETRY,      /* a transient failure: roll back, wait in a retry tier, try again */
+    WRK_DOWNSTREAM, /* a transient failure of a downstream (gateway, SMTP server): like
+                     * WRK_RETRY, and counted for outage mode; return it through
+                     * wrk_step_downstream_failed() so the downstream is named */
+    WRK_PERMANENT,  /* can never succeed (bad message, config error): dead-letter now */
 };
 
 /* One incoming message as a handler sees it. Borrowed for the call. */
@@ -52,6 +55,14 @@ struct db_conn *wrk_step_db(struct wrk_step *step);
  * its own). Written to the outbox in this transaction, so it is sent if
  * and only if the transaction commits. */
 wr_status wrk_step_emit(struct wrk_step *step, const char *type, json_t *body) WR_MUST_CHECK;
+
+/* For handle() to return when the step failed because a downstream the
+ * service calls (name: a string that lives as long as the process, e.g.
+ * "payment gateway") timed out, was unreachable or answered a transient
+ * error. The message is retried like WRK_RETRY; after
+ * worker.outage_threshold such failures in a row the runtime enters outage
+ * mode (docs/EXACTLY-ONCE.md). Returns WRK_DOWNSTREAM. */
+enum wrk_outcome wrk_step_downstream_failed(struct wrk_step *step, const char *name);
 
 /* Everything a service's init may need. */
 struct wrk_env {

@@ -1,6 +1,11 @@
-/* Unit tests of core/: durations, status names and URL redaction. */
+/* Unit tests of core/: durations, status names, URL redaction and log
+ * lines with fields. */
 #include <check.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/duration.h"
 #include "core/log.h"
@@ -74,6 +79,57 @@ START_TEST(error_set_formats_and_returns_code)
 }
 END_TEST
 
+START_TEST(log_fields_are_keys_of_the_json_line)
+{
+    char path[256];
+    ts_write_temp("", ".log", path, sizeof path);
+    ck_assert_ptr_nonnull(freopen(path, "w", stderr));
+    struct wr_log_field fields[] = {
+        {.key = "service", .text = "pay\"ment"},
+        {.key = "consecutive_failures", .number = 5},
+    };
+    wr_log_fields(WR_LOG_WARN, "runtime", "outage entered", fields, 2);
+    wr_log_fields(WR_LOG_DEBUG, "runtime", "below the threshold", fields, 2);
+    fflush(stderr);
+    char *text = ts_read_file(path);
+    unlink(path);
+    ck_assert_ptr_nonnull(text);
+    json_error_t error;
+    json_t *line = json_loads(text, JSON_DISABLE_EOF_CHECK, &error);
+    ck_assert_msg(line != NULL, "not JSON: %s", text);
+    ck_assert_str_eq(json_string_value(json_object_get(line, "level")), "warn");
+    ck_assert_str_eq(json_string_value(json_object_get(line, "msg")), "outage entered");
+    ck_assert_str_eq(json_string_value(json_object_get(line, "service")), "pay\"ment");
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "consecutive_failures")), 5);
+    ck_assert_ptr_null(strstr(text, "below the threshold"));
+    json_decref(line);
+    free(text);
+}
+END_TEST
+
+START_TEST(log_fields_that_do_not_fit_are_left_out_whole)
+{
+    char path[256], big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ts_write_temp("", ".log", path, sizeof path);
+    ck_assert_ptr_nonnull(freopen(path, "w", stderr));
+    struct wr_log_field fields[] = {
+        {.key = "a", .text = big}, {.key = "b", .text = big}, {.key = "n", .number = 1}};
+    wr_log_fields(WR_LOG_INFO, "test", "big", fields, 3);
+    fflush(stderr);
+    char *text = ts_read_file(path);
+    unlink(path);
+    json_t *line = text ? json_loads(text, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    ck_assert_msg(line != NULL, "not JSON");
+    ck_assert_ptr_nonnull(json_object_get(line, "a"));
+    ck_assert_ptr_null(json_object_get(line, "b"));
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "n")), 1);
+    json_decref(line);
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("core");
@@ -83,6 +139,8 @@ int main(void)
     tcase_add_test(tc, durations_format_in_largest_unit);
     tcase_add_test(tc, redact_hides_password_only);
     tcase_add_test(tc, error_set_formats_and_returns_code);
+    tcase_add_test(tc, log_fields_are_keys_of_the_json_line);
+    tcase_add_test(tc, log_fields_that_do_not_fit_are_left_out_whole);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
