@@ -21,9 +21,12 @@ Control (for tests):
   GET  /_stats  {"requests", "charges", "declines", "replays", "intents": [...]}
   POST /_reset  forgets everything.
 PORT 0 picks a free port; the first line on stderr says which
-("listening on 127.0.0.1:PORT"). Exits 0 on SIGTERM.
+("listening on 127.0.0.1:PORT"). It listens on 127.0.0.1 unless the
+environment variable STUB_ADDRESS says otherwise (0.0.0.0 in a container:
+docker-compose.yml). Exits 0 on SIGTERM.
 """
 import json
+import os
 import signal
 import socket
 import sys
@@ -211,7 +214,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: payment_gateway.py PORT [API_KEY]")
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    address = os.environ.get("STUB_ADDRESS", "127.0.0.1")
+    server = ThreadingHTTPServer((address, int(sys.argv[1])), Handler)
     server.daemon_threads = True
     server.gateway = Gateway(sys.argv[2] if len(sys.argv) > 2 else "sk_test_local")
 
@@ -220,7 +224,7 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     # port 0 picks a free port: say which, for whoever started us
-    sys.stderr.write("listening on 127.0.0.1:%d\n" % server.server_address[1])
+    sys.stderr.write("listening on %s:%d\n" % (address, server.server_address[1]))
     sys.stderr.flush()
     try:
         server.serve_forever()

@@ -17,10 +17,13 @@ Control (for tests):
   GET  /_stats      {"requests", "messages", "mode"}
   POST /_reset      forgets everything.
 PORT 0 picks a free port; the first line on stderr says which
-("listening on 127.0.0.1:PORT"). Exits 0 on SIGTERM.
+("listening on 127.0.0.1:PORT"). It listens on 127.0.0.1 unless the
+environment variable STUB_ADDRESS says otherwise (0.0.0.0 in a container:
+docker-compose.yml). Exits 0 on SIGTERM.
 """
 import base64
 import json
+import os
 import re
 import signal
 import socket
@@ -153,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: sms_gateway.py PORT [ACCOUNT_SID [AUTH_TOKEN]]")
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    address = os.environ.get("STUB_ADDRESS", "127.0.0.1")
+    server = ThreadingHTTPServer((address, int(sys.argv[1])), Handler)
     server.daemon_threads = True
     server.gateway = Gateway(sys.argv[2] if len(sys.argv) > 2 else "ACwarrenlocal",
                              sys.argv[3] if len(sys.argv) > 3 else "local_token")
@@ -163,7 +167,7 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     # port 0 picks a free port: say which, for whoever started us
-    sys.stderr.write("listening on 127.0.0.1:%d\n" % server.server_address[1])
+    sys.stderr.write("listening on %s:%d\n" % (address, server.server_address[1]))
     sys.stderr.flush()
     try:
         server.serve_forever()
