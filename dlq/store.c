@@ -461,13 +461,15 @@ wr_status dlq_select(struct db_conn *db, const struct dlq_filter *filter,
 /* "{1,2,3}": ids as a PostgreSQL array literal (malloc'd). */
 char *dlq_id_array(const int64_t *ids, size_t count)
 {
-    char *text = malloc(count * 20 + 3), *at = text;
+    size_t size = count * 21 + 3, used = 1;
+    char *text = malloc(size);
     if (!text)
         return NULL;
-    *at++ = '{';
+    text[0] = '{';
     for (size_t i = 0; i < count; i++)
-        at += sprintf(at, "%s%lld", i ? "," : "", (long long)ids[i]);
-    strcpy(at, "}");
+        used += (size_t)snprintf(text + used, size - used, "%s%lld", i ? "," : "",
+                                 (long long)ids[i]);
+    snprintf(text + used, size - used, "}");
     return text;
 }
 

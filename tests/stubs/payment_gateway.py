@@ -159,10 +159,12 @@ class Handler(BaseHTTPRequestHandler):
             if key:
                 gw.in_flight.add(key)
         try:
-            if mode in ("fail500", "fail429"):
-                status = 500 if mode == "fail500" else 429
-                return self.reply(status, error_body("api_error", "stub_failure",
-                                                     "The stub was told to fail."))
+            if mode == "fail500":
+                return self.reply(500, error_body("api_error", "stub_failure",
+                                                  "The stub was told to fail."))
+            if mode == "fail429":  # Stripe's answer to too many requests
+                return self.reply(429, error_body("rate_limit_error", "rate_limit",
+                                                  "Too many requests hit the API too quickly."))
             if mode == "timeout":
                 time.sleep(delay)
             status, answer = self.process(gw, params, mode)

@@ -60,6 +60,18 @@ void ts_ctl_merged(struct ts_ctl_run *run, const char *const *args)
     run_ctl(run, args, 1);
 }
 
+pid_t ts_ctl_start(const char *const *args)
+{
+    static int started;
+    char log[160], *argv[32] = {WARRENCTL_BIN};
+    size_t n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    snprintf(log, sizeof log, "/tmp/warren-it-warrenctl-%d-%d.log", (int)getpid(), ++started);
+    return ts_spawn(argv, log);
+}
+
 void ts_ctl_free(struct ts_ctl_run *run)
 {
     free(run->out);

@@ -4,6 +4,8 @@
 #ifndef WARREN_TESTS_SUPPORT_CTL_H
 #define WARREN_TESTS_SUPPORT_CTL_H
 
+#include <sys/types.h>
+
 struct ts_ctl_run {
     int status; /* exit status, or 128+signal */
     char *out;  /* stdout, NUL-terminated (owned) */
@@ -19,6 +21,10 @@ void ts_ctl(struct ts_ctl_run *run, const char *const *args);
 void ts_ctl_merged(struct ts_ctl_run *run, const char *const *args);
 
 void ts_ctl_free(struct ts_ctl_run *run);
+
+/* Starts warrenctl with args in the background (its output goes to
+ * /tmp/warren-it-warrenctl-<test pid>-<n>.log); reap it with ts_reap. */
+pid_t ts_ctl_start(const char *const *args);
 
 /* `warrenctl topology apply FILE`; asserts exit 0 (with its output). */
 void ts_ctl_apply_topology(const char *file);

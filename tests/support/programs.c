@@ -46,25 +46,38 @@ static void use_real_topology(void)
     unsetenv("WARREN_BROKER_EXCHANGE");
 }
 
-pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at)
+/* Starts warren-worker --service service [--queue queue]. */
+static pid_t start_worker(const char *service, const char *queue, const char *crash_at)
 {
     static int started;
-    char log[160], queue[160];
+    char log[160];
     snprintf(log, sizeof log, "/tmp/warren-it-%s-%d-%d.log", service, (int)getpid(), ++started);
     set_database(service);
     suppress_libesmtp_report();
-    if (!w)
-        use_real_topology();
     if (crash_at)
         setenv("WARREN_CRASH_AT", crash_at, 1);
     char *argv[] = {WARREN_WORKER_BIN, "--service", (char *)service, NULL, NULL, NULL};
-    if (w) {
+    if (queue) {
         argv[3] = "--queue";
-        argv[4] = (char *)ts_world_queue(w, service, "", queue, sizeof queue);
+        argv[4] = (char *)queue;
     }
     pid_t pid = ts_spawn(argv, log);
     unsetenv("WARREN_CRASH_AT");
     return pid;
+}
+
+pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at)
+{
+    char queue[160];
+    if (!w)
+        use_real_topology();
+    return start_worker(service, w ? ts_world_queue(w, service, "", queue, sizeof queue) : NULL,
+                        crash_at);
+}
+
+pid_t ts_worker_start_on(const char *service, const char *queue)
+{
+    return start_worker(service, queue, NULL);
 }
 
 int ts_worker_stop(pid_t pid)

@@ -21,6 +21,10 @@
  * /tmp/warren-it-<service>-<test pid>-<n>.log. Returns its pid. */
 pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at);
 
+/* The same on any queue of the current world (e.g. a deadletter worker on
+ * "<queue>.dead"). */
+pid_t ts_worker_start_on(const char *service, const char *queue);
+
 /* SIGTERM; returns the worker's exit status (SIGKILL after 15 s: 137). */
 int ts_worker_stop(pid_t pid);
 
