@@ -26,7 +26,12 @@ struct api_context {
     struct api_order_limits limits;
     int idempotency_lease_s;     /* how long a claimed key waits for its holder */
     const char *exchange;        /* where order.placed goes (broker.exchange) */
+    struct db_pool *deadletter_db; /* the deadletter service's store (admin routes) */
+    const char *broker_url;        /* for replays (admin routes) */
+    const char *topology_file;     /* for a replay's default settle */
 };
+
+#define API_MAX_QUERY 16
 
 /* A request as the handlers see it; all strings borrowed, NULL if absent. */
 struct api_request {
@@ -39,6 +44,11 @@ struct api_request {
     const char *body;      /* body_len bytes, not NUL-terminated */
     size_t body_len;
     bool body_too_large;   /* over limits.max_body: the body was not kept */
+    struct {
+        const char *name, *value; /* value "" for "?name" */
+    } query[API_MAX_QUERY];       /* the query string's arguments, decoded */
+    size_t query_count;
+    bool query_too_long;          /* more than API_MAX_QUERY arguments */
 };
 
 #define API_MAX_HEADERS 4
@@ -76,6 +86,30 @@ void api_pending_start(struct api_context *ctx, struct api_response *res, void (
 /* Completes a response whose publish is known: records the
  * Idempotency-Key's answer, sets status and body, frees res->pending. */
 void api_finish(struct api_context *ctx, struct api_response *res);
+
+/* Checks the request's bearer key: true with *caller filled when it is a
+ * known key of kind needed within its rate limit; otherwise sets the
+ * error answer (401, 403 or 429) and returns false. (routes.c) */
+bool api_authenticate(struct api_context *ctx, const struct api_request *req,
+                      enum cfg_api_key_kind needed, struct api_response *res,
+                      struct api_caller *caller);
+
+/* The admin routes of the dead-letter store (api/admin.c): list, groups,
+ * stats, show, replay of one or a selection, discard. */
+void api_admin_dead_letters(struct api_context *ctx, const struct api_request *req,
+                            struct api_response *res);
+void api_admin_dead_letter_groups(struct api_context *ctx, const struct api_request *req,
+                                  struct api_response *res);
+void api_admin_dead_letter_stats(struct api_context *ctx, const struct api_request *req,
+                                 struct api_response *res);
+void api_admin_dead_letter(struct api_context *ctx, const struct api_request *req,
+                           struct api_response *res);
+void api_admin_replay_one(struct api_context *ctx, const struct api_request *req,
+                          struct api_response *res);
+void api_admin_replay(struct api_context *ctx, const struct api_request *req,
+                      struct api_response *res);
+void api_admin_discard_one(struct api_context *ctx, const struct api_request *req,
+                           struct api_response *res);
 
 /* Adds a response header (silently ignored beyond API_MAX_HEADERS). */
 void api_response_header(struct api_response *res, const char *name, const char *value);

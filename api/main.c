@@ -98,11 +98,14 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
                              (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
     ctx->orders_db = db_pool_create(cfg_str(cfg, CFG_DB_ORDER_URL),
                                     (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
+    ctx->deadletter_db = db_pool_create(cfg_str(cfg, CFG_DB_DEADLETTER_URL), 2);
+    ctx->broker_url = cfg_str(cfg, CFG_BROKER_URL);
+    ctx->topology_file = cfg_str(cfg, CFG_TOPOLOGY_FILE);
     ctx->limits = api_order_limits_default();
     ctx->limits.max_body = (size_t)cfg_int(cfg, CFG_API_MAX_BODY);
     ctx->idempotency_lease_s = 30;
     ctx->exchange = cfg_str(cfg, CFG_BROKER_EXCHANGE);
-    if (!ctx->keys || !ctx->metrics || !ctx->db || !ctx->orders_db) {
+    if (!ctx->keys || !ctx->metrics || !ctx->db || !ctx->orders_db || !ctx->deadletter_db) {
         fprintf(stderr, "warren-api: out of memory\n");
         return 1;
     }
@@ -135,6 +138,7 @@ static void free_context(struct api_context *ctx)
     api_intake_stop(ctx->intake);
     db_pool_free(ctx->db);
     db_pool_free(ctx->orders_db);
+    db_pool_free(ctx->deadletter_db);
     api_metrics_free(ctx->metrics);
     api_keyring_free(ctx->keys);
 }

@@ -26,7 +26,8 @@ struct api_metrics {
 static const char *const route_labels[API_ROUTE_COUNT] = {
     [API_ROUTE_ORDERS_POST] = "POST /v1/orders", [API_ROUTE_ORDERS_GET] = "GET /v1/orders/{id}",
     [API_ROUTE_HEALTHZ] = "GET /healthz",        [API_ROUTE_READYZ] = "GET /readyz",
-    [API_ROUTE_METRICS] = "GET /metrics",        [API_ROUTE_OTHER] = "other",
+    [API_ROUTE_METRICS] = "GET /metrics",
+    [API_ROUTE_ADMIN] = "/v1/admin/*",        [API_ROUTE_OTHER] = "other",
 };
 
 struct api_metrics *api_metrics_create(void)

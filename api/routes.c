@@ -21,11 +21,10 @@
 typedef void (*route_fn)(struct api_context *ctx, const struct api_request *req,
                          struct api_response *res);
 
-/* One route: exact path, or a prefix followed by one path segment. */
+/* One route: an exact path, or one with an "{id}" segment. */
 struct route {
     const char *method;
     const char *path;
-    bool has_id;
     enum api_route metric;
     route_fn handle;
 };
@@ -67,10 +66,9 @@ static void trace_context(const char *given, char out[56], char trace_id[33])
     trace_id[32] = '\0';
 }
 
-/* The bearer key's caller, or an error answer (401/403/429). */
-static bool authenticate(struct api_context *ctx, const struct api_request *req,
-                         enum cfg_api_key_kind needed, struct api_response *res,
-                         struct api_caller *caller)
+bool api_authenticate(struct api_context *ctx, const struct api_request *req,
+                      enum cfg_api_key_kind needed, struct api_response *res,
+                      struct api_caller *caller)
 {
     const char *auth = req->authorization;
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7]) {
@@ -369,7 +367,7 @@ static void orders_post(struct api_context *ctx, const struct api_request *req,
     char traceparent[56], order_id[40];
     trace_context(req->traceparent, traceparent, res->trace_id);
     api_response_header(res, "traceparent", traceparent);
-    if (!authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller) ||
+    if (!api_authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller) ||
         !precheck_order_post(req, res))
         return;
     if (api_order_parse(req->body ? req->body : "", req->body_len, &ctx->limits, &order,
@@ -421,7 +419,7 @@ static void orders_get(struct api_context *ctx, const struct api_request *req,
     struct wr_error err;
     struct db_result *rows = NULL;
     const char *order_id = req->path + strlen("/v1/orders/");
-    if (!authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller))
+    if (!api_authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller))
         return;
     if (!is_uuid(order_id)) {
         api_response_error(res, 404, "not_found", "no such order", NULL);
@@ -484,35 +482,53 @@ static void metrics(struct api_context *ctx, const struct api_request *req,
 }
 
 static const struct route routes[] = {
-    {"POST", "/v1/orders", false, API_ROUTE_ORDERS_POST, orders_post},
-    {"GET", "/v1/orders/", true, API_ROUTE_ORDERS_GET, orders_get},
-    {"GET", "/healthz", false, API_ROUTE_HEALTHZ, healthz},
-    {"GET", "/readyz", false, API_ROUTE_READYZ, readyz},
-    {"GET", "/metrics", false, API_ROUTE_METRICS, metrics},
+    {"POST", "/v1/orders", API_ROUTE_ORDERS_POST, orders_post},
+    {"GET", "/v1/orders/{id}", API_ROUTE_ORDERS_GET, orders_get},
+    {"GET", "/healthz", API_ROUTE_HEALTHZ, healthz},
+    {"GET", "/readyz", API_ROUTE_READYZ, readyz},
+    {"GET", "/metrics", API_ROUTE_METRICS, metrics},
+    {"GET", "/v1/admin/dead-letters", API_ROUTE_ADMIN, api_admin_dead_letters},
+    {"GET", "/v1/admin/dead-letters/groups", API_ROUTE_ADMIN, api_admin_dead_letter_groups},
+    {"GET", "/v1/admin/dead-letters/stats", API_ROUTE_ADMIN, api_admin_dead_letter_stats},
+    {"POST", "/v1/admin/dead-letters/replay", API_ROUTE_ADMIN, api_admin_replay},
+    {"GET", "/v1/admin/dead-letters/{id}", API_ROUTE_ADMIN, api_admin_dead_letter},
+    {"POST", "/v1/admin/dead-letters/{id}/replay", API_ROUTE_ADMIN, api_admin_replay_one},
+    {"POST", "/v1/admin/dead-letters/{id}/discard", API_ROUTE_ADMIN, api_admin_discard_one},
 };
 
+/* An exact path, or one with an "{id}" segment that path fills (not with
+ * "/" or nothing). */
 static bool path_matches(const struct route *route, const char *path)
 {
-    size_t len = strlen(route->path);
-    if (!route->has_id)
+    const char *hole = strstr(route->path, "{id}");
+    if (!hole)
         return strcmp(path, route->path) == 0;
-    return strncmp(path, route->path, len) == 0 && path[len] && !strchr(path + len, '/');
+    size_t head = (size_t)(hole - route->path), tail = strlen(hole + 4), len = strlen(path);
+    if (len <= head + tail || strncmp(path, route->path, head) != 0 ||
+        strcmp(path + len - tail, hole + 4) != 0)
+        return false;
+    const char *slash = memchr(path + head, '/', len - head - tail);
+    return slash == NULL;
 }
 
 void api_handle(struct api_context *ctx, const struct api_request *req, struct api_response *res)
 {
     char allow[64] = "";
     res->route = API_ROUTE_OTHER;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!path_matches(&routes[i], req->path))
-            continue;
-        if (strcmp(routes[i].method, req->method) == 0) {
-            res->route = routes[i].metric;
-            routes[i].handle(ctx, req, res);
-            return;
+    /* Exact paths first ("/v1/admin/dead-letters/groups" is not an id). */
+    for (int exact = 1; exact >= 0 && !*allow; exact--) {
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+            bool is_exact = strstr(routes[i].path, "{id}") == NULL;
+            if (is_exact != (exact == 1) || !path_matches(&routes[i], req->path))
+                continue;
+            if (strcmp(routes[i].method, req->method) == 0) {
+                res->route = routes[i].metric;
+                routes[i].handle(ctx, req, res);
+                return;
+            }
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                     *allow ? ", " : "", routes[i].method);
         }
-        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "",
-                 routes[i].method);
     }
     if (*allow) {
         api_response_error(res, 405, "method_not_allowed", "this route does not take that method",

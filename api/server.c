@@ -183,6 +183,21 @@ static const char *header(struct MHD_Connection *connection, const char *name)
     return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
+/* Keeps one query-string argument of the request (MHD_GET_ARGUMENT_KIND). */
+static enum MHD_Result keep_query_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    struct api_request *req = cls;
+    (void)kind;
+    if (req->query_count == API_MAX_QUERY) {
+        req->query_too_long = true;
+        return MHD_NO;
+    }
+    req->query[req->query_count].name = key;
+    req->query[req->query_count++].value = value ? value : "";
+    return MHD_YES;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection,
                                       const char *url, const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -217,6 +232,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         .body_len = state->body_len,
         .body_too_large = state->too_large,
     };
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, keep_query_argument, &req);
     api_handle(server->ctx, &req, &state->res);
     state->handled = true;
     if (state->res.pending) {

@@ -12,7 +12,6 @@
 #include "core/duration.h"
 #include "ctl/ctl.h"
 #include "dlq/dlq.h"
-#include "topology/topology.h"
 #include "workers/services.h"
 
 #define MAX_RAMP 16
@@ -332,29 +331,6 @@ static void show_progress(const struct dlq_replay_progress *p, void *user)
             p->failed_again, p->rate_per_s, p->phase, tty ? "" : "\n");
 }
 
-/* How long a replayed message can take to die again: the longest path
- * through any queue's retry tiers, plus 5 s. */
-static int64_t settle_from_topology(const struct cfg *cfg)
-{
-    struct topo_model *model = NULL;
-    struct topo_diags diags = {0};
-    int64_t longest = 0;
-    if (topo_load_file(cfg_str(cfg, CFG_TOPOLOGY_FILE), &model, &diags) == WR_OK) {
-        for (size_t q = 0; q < model->queue_count; q++) {
-            const struct topo_queue *queue = &model->queues[q];
-            int64_t total = 0;
-            for (int attempt = 1; attempt < queue->max_attempts; attempt++) {
-                int tier = topo_retry_tier(queue, attempt);
-                total += tier >= 0 ? queue->retry_delays_ms[tier] : 0;
-            }
-            longest = total > longest ? total : longest;
-        }
-    }
-    topo_diags_free(&diags);
-    topo_model_free(model);
-    return longest + 5000;
-}
-
 static int run_replay(const struct cfg *cfg, struct db_conn *db, struct dlq_args *a,
                       const struct dlq_selection *selection)
 {
@@ -364,7 +340,7 @@ static int run_replay(const struct cfg *cfg, struct db_conn *db, struct dlq_args
     json_t *outcome = NULL;
     operator_name(by, sizeof by);
     if (a->settle_ms < 0)
-        a->settle_ms = a->ramp_count ? settle_from_topology(cfg) : 0;
+        a->settle_ms = a->ramp_count ? dlq_default_settle_ms(cfg_str(cfg, CFG_TOPOLOGY_FILE)) : 0;
     struct dlq_replay_options opt = {
         .broker_url = cfg_str(cfg, CFG_BROKER_URL), .by = by, .rate = a->rate,
         .ramp = a->ramp, .ramp_count = a->ramp_count, .settle_ms = a->settle_ms,

@@ -142,6 +142,10 @@ struct dlq_replay_options {
     volatile sig_atomic_t *interrupted; /* stop between batches when set; may be NULL */
 };
 
+/* The settle a ramp step needs to see a replayed message die again: the
+ * longest path through the retry tiers of the topology file, plus 5 s. */
+int64_t dlq_default_settle_ms(const char *topology_file);
+
 /* The outcome: {"selected", "replayed", "failed_again", "stopped"
  * (bool), "reason" (why it stopped, or null), "run" (its id), "skipped",
  * and for a dry run "would_replay": [{"id", "queue", "type",

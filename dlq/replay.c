@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "dlq/dlq.h"
 #include "dlq/internal.h"
+#include "topology/topology.h"
 
 #define BATCH_MAX 1000
 #define RECONNECT_TRIES 5
@@ -46,6 +47,18 @@ static bool reset_header(const char *key)
         if (strcmp(key, reset[i]) == 0)
             return true;
     return false;
+}
+
+int64_t dlq_default_settle_ms(const char *topology_file)
+{
+    struct topo_model *model = NULL;
+    struct topo_diags diags = {0};
+    int64_t longest = 0;
+    if (topo_load_file(topology_file, &model, &diags) == WR_OK)
+        longest = topo_longest_retry_ms(model);
+    topo_diags_free(&diags);
+    topo_model_free(model);
+    return longest + 5000;
 }
 
 static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,

@@ -189,3 +189,18 @@ int topo_retry_tier(const struct topo_queue *queue, int attempt)
         (size_t)attempt < queue->retry_delay_count ? (size_t)attempt : queue->retry_delay_count;
     return (int)tier - 1;
 }
+
+int64_t topo_longest_retry_ms(const struct topo_model *model)
+{
+    int64_t longest = 0;
+    for (size_t q = 0; q < model->queue_count; q++) {
+        const struct topo_queue *queue = &model->queues[q];
+        int64_t total = 0;
+        for (int attempt = 1; attempt < queue->max_attempts; attempt++) {
+            int tier = topo_retry_tier(queue, attempt);
+            total += tier >= 0 ? queue->retry_delays_ms[tier] : 0;
+        }
+        longest = total > longest ? total : longest;
+    }
+    return longest;
+}

@@ -143,6 +143,10 @@ const struct topo_queue *topo_model_find_queue(const struct topo_model *model, c
  * last one and the message goes to the dead-letter queue. */
 int topo_retry_tier(const struct topo_queue *queue, int attempt);
 
+/* The longest time any queue's message can spend waiting in retry tiers
+ * before it is dead-lettered (the sum of its tiers over max_attempts). */
+int64_t topo_longest_retry_ms(const struct topo_model *model);
+
 /* ---- derived broker objects ---------------------------------------------- */
 
 /* Name of the retry tier of queue for delay_ms: "<queue>.retry.<delay>"

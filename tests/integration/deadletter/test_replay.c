@@ -7,7 +7,8 @@
  * that stops by itself while the cause is not fixed, whose re-dead message
  * comes back as a new record linked to the first; a replay that survives a
  * broker restart and a deadletter worker killed while storing, losing
- * nothing and storing no record twice. */
+ * nothing and storing no record twice; the same operations on the API's
+ * admin routes, which refuse a storefront key. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "tests/support/broker.h"
 #include "tests/support/ctl.h"
 #include "tests/support/db.h"
+#include "tests/support/http.h"
 #include "tests/support/programs.h"
 #include "tests/support/stubs.h"
 #include "tests/support/support.h"
@@ -392,6 +394,132 @@ START_TEST(a_deadletter_worker_killed_mid_store_loses_and_duplicates_nothing)
 }
 END_TEST
 
+
+/* One admin request: method, path (with query) and body with key; the
+ * answer's JSON body (or NULL) and status. */
+static json_t *admin(const struct ts_api *api, const char *method, const char *path,
+                     const char *body, const char *key, long *status)
+{
+    char url[512], auth[128];
+    snprintf(url, sizeof url, "%s%s", api->base_url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    struct ts_http_request request = {.method = method, .url = url, .headers = headers,
+                                      .body = body, .body_len = body ? strlen(body) : 0};
+    struct ts_http_reply reply = {0};
+    ts_http_send(&request, &reply);
+    *status = reply.status;
+    json_t *out = reply.body ? json_loads(reply.body, 0, NULL) : NULL;
+    ts_http_reply_free(&reply);
+    return out;
+}
+
+static const char *field_of(const json_t *error_answer)
+{
+    return json_string_value(json_object_get(json_object_get(error_answer, "error"), "field"));
+}
+
+START_TEST(admin_routes_list_show_replay_and_discard_and_refuse_a_storefront_key)
+{
+    char orders[3][37], path[256];
+    long status;
+    struct ts_api api;
+    stub_mode("fail500");
+    for (int i = 0; i < 3; i++) {
+        ts_uuid(orders[i]);
+        publish_charge(orders[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(wait_dead(orders[i], 1), 1);
+    ts_api_start(&api, world.prefix, NULL, NULL);
+
+    /* a storefront key is refused on every admin route, and changes nothing */
+    snprintf(path, sizeof path, "/v1/admin/dead-letters?queue=%s", queue);
+    json_t *out = admin(&api, "GET", path, NULL, "shop-a-key", &status);
+    ck_assert_int_eq(status, 403);
+    json_decref(out);
+    json_decref(admin(&api, "POST", "/v1/admin/dead-letters/replay", "{\"all\": true}",
+                      "shop-a-key", &status));
+    ck_assert_int_eq(status, 403);
+    json_decref(admin(&api, "GET", path, NULL, "no-such-key", &status));
+    ck_assert_int_eq(status, 401);
+
+    /* list with a filter; a bad filter names its field */
+    out = admin(&api, "GET", path, NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(out, "total")), 3);
+    ck_assert_int_eq(json_array_size(json_object_get(out, "dead_letters")), 3);
+    long long first = json_integer_value(
+        json_object_get(json_array_get(json_object_get(out, "dead_letters"), 2), "id"));
+    json_decref(out);
+    out = admin(&api, "GET", "/v1/admin/dead-letters?since=yesterday", NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 400);
+    ck_assert_str_eq(field_of(out), "since");
+    json_decref(out);
+    out = admin(&api, "GET", "/v1/admin/dead-letters?colour=red", NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 400);
+    ck_assert_str_eq(field_of(out), "colour");
+    json_decref(out);
+    snprintf(path, sizeof path, "/v1/admin/dead-letters?queue=%s&limit=2", queue);
+    out = admin(&api, "GET", path, NULL, "admin-key", &status);
+    ck_assert_int_eq(json_array_size(json_object_get(out, "dead_letters")), 2);
+    ck_assert(json_is_string(json_object_get(out, "next_cursor")));
+    json_decref(out);
+
+    /* show; groups */
+    snprintf(path, sizeof path, "/v1/admin/dead-letters/%lld", first);
+    out = admin(&api, "GET", path, NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "routing_key")), "payment.charge");
+    char discarded_order[37];
+    snprintf(discarded_order, sizeof discarded_order, "%s",
+             json_string_value(json_object_get(out, "correlation_id")));
+    json_decref(out);
+    json_decref(admin(&api, "GET", "/v1/admin/dead-letters/999999999", NULL, "admin-key",
+                      &status));
+    ck_assert_int_eq(status, 404);
+    snprintf(path, sizeof path, "/v1/admin/dead-letters/groups?queue=%s", queue);
+    out = admin(&api, "GET", path, NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(out, "groups"), 0), "count")),
+                     3);
+    json_decref(out);
+
+    /* discard one (a reason is required), replay one, replay the rest by filter */
+    stub_mode("approve");
+    snprintf(path, sizeof path, "/v1/admin/dead-letters/%lld/discard", first);
+    out = admin(&api, "POST", path, "{}", "admin-key", &status);
+    ck_assert_int_eq(status, 400);
+    ck_assert_str_eq(field_of(out), "reason");
+    json_decref(out);
+    out = admin(&api, "POST", path, "{\"reason\": \"duplicate order\"}", "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "status")), "discarded");
+    ck_assert_str_eq(json_string_value(json_object_get(out, "discarded_by")), "admin:ops");
+    json_decref(out);
+    snprintf(path, sizeof path, "/v1/admin/dead-letters/%lld/replay", first);
+    json_decref(admin(&api, "POST", path, NULL, "admin-key", &status));
+    ck_assert_int_eq(status, 409); /* discarded: not replayed */
+    char body[400];
+    snprintf(body, sizeof body, "{\"queue\": \"%s\", \"rate\": 100, \"ramp\": [1], "
+             "\"settle\": \"1s\"}", queue);
+    out = admin(&api, "POST", "/v1/admin/dead-letters/replay", body, "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(out, "replayed")), 2);
+    ck_assert(json_is_false(json_object_get(out, "stopped")));
+    json_decref(out);
+    json_decref(admin(&api, "POST", "/v1/admin/dead-letters/replay", "{\"ramp\": [0]}",
+                      "admin-key", &status));
+    ck_assert_int_eq(status, 400);
+    for (int i = 0; i < 3; i++)
+        if (strcmp(orders[i], discarded_order) != 0)
+            expect_paid_once(orders[i]);
+    ck_assert_int_eq(ts_stub_charges_for(gateway, discarded_order), 0);
+    ck_assert_int_eq(ts_api_stop(&api), 0);
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
     Suite *s = suite_create("replay");
@@ -401,6 +529,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, replay_one_a_filtered_selection_a_group_and_all_after_the_fix);
     tcase_add_test(tc, ramped_replay_stops_itself_while_the_cause_is_not_fixed);
     tcase_add_test(tc, a_deadletter_worker_killed_mid_store_loses_and_duplicates_nothing);
+    tcase_add_test(tc, admin_routes_list_show_replay_and_discard_and_refuse_a_storefront_key);
     tcase_add_test(tc, a_broker_restart_mid_replay_loses_nothing_and_duplicates_no_record);
     suite_add_tcase(s, tc);
     return s;
