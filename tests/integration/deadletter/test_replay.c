@@ -1,7 +1,8 @@
 /* Integration tests of support staff's replay and discard, end to end on
- * the real stack: a payment worker on a world queue with one short retry
- * tier (300 ms, 2 attempts), the payment stub failing with 500 or 429 so
+ * the real stack: a payment worker on a world queue with two short retry
+ * tiers (300 ms, 600 ms; 3 attempts), the payment stub failing with 500 or 429 so
  * charges die, a deadletter worker storing them from the queue's ".dead",
+ * (a charge that fails twice is paid once, after both tiers' delays),
  * and `warrenctl dlq` replaying them once the stub is fixed: one record, a
  * filtered selection, a failure group and all; a discard; a ramped replay
  * that stops by itself while the cause is not fixed, whose re-dead message
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "tests/support/broker.h"
 #include "tests/support/ctl.h"
 #include "tests/support/db.h"
@@ -36,7 +38,7 @@ static void add_payment_queue(void)
     ck_assert_ptr_nonnull(out);
     fprintf(out,
             "  - name: %s\n    type: quorum\n    service: payment\n    prefetch: 20\n"
-            "    retry: {max_attempts: 2, delays: [300ms]}\n"
+            "    retry: {max_attempts: 3, delays: [300ms, 600ms]}\n"
             "    bindings:\n      - {exchange: %s, routing_key: payment.charge}\n",
             queue, world.prefix);
     fclose(out);
@@ -158,6 +160,26 @@ static void expect_paid_once(const char *order_id)
 
 /* ---- tests --------------------------------------------------------------------------- */
 
+START_TEST(a_charge_that_fails_twice_is_paid_once_after_both_tiers)
+{
+    char order[37];
+    ts_uuid(order);
+    ts_stub_control(gateway, "{\"mode\": \"fail500\", \"times\": 2}");
+    int64_t started = wr_monotonic_ms();
+    publish_charge(order);
+    json_t *body = ts_next_body(world.reader, "payment.succeeded", order, 20000);
+    int64_t took = wr_monotonic_ms() - started;
+    ck_assert_msg(body != NULL, "no payment.succeeded for %s", order);
+    json_decref(body);
+    /* 300 ms + 600 ms in the tiers, with room for a loaded machine */
+    ck_assert_msg(took >= 900 && took < 6000, "paid after %lld ms", (long long)took);
+    ck_assert_int_eq(ts_stub_stat(gateway, "requests"), 3);
+    ck_assert_int_eq(ts_stub_charges_for(gateway, order), 1);
+    ck_assert_int_eq(ts_count_messages(world.reader, "payment.succeeded", order, 1, 0, 1000), 0);
+    ck_assert_int_eq(wait_dead(order, 0), 0);
+}
+END_TEST
+
 START_TEST(replay_one_a_filtered_selection_a_group_and_all_after_the_fix)
 {
     char a[3][37], b[2][37];
@@ -180,7 +202,15 @@ START_TEST(replay_one_a_filtered_selection_a_group_and_all_after_the_fix)
     char *first = record_id(a[0], "dead");
     const char *const show[] = {"dlq", "show", first, "--json", NULL};
     json_t *record = ctl_json(show);
-    ck_assert_int_eq(json_integer_value(json_object_get(record, "attempts")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(record, "attempts")), 3);
+    static const char *const present[] = {"message_id", "correlation_id", "type", "first_error",
+                                          "last_error", "first_failed_at", "dead_at"};
+    for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
+        ck_assert_msg(json_is_string(json_object_get(record, present[i])), "no %s", present[i]);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(record, "last_error")), "500"));
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(record, "headers"), "x-storefront")),
+                     "test-shop");
     ck_assert_str_eq(json_string_value(json_object_get(record, "queue")), queue);
     ck_assert_str_eq(json_string_value(json_object_get(record, "exchange")), world.prefix);
     ck_assert_str_eq(json_string_value(json_object_get(record, "routing_key")), "payment.charge");
@@ -526,6 +556,7 @@ static Suite *replay_suite(void)
     TCase *tc = tcase_create("replay");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, a_charge_that_fails_twice_is_paid_once_after_both_tiers);
     tcase_add_test(tc, replay_one_a_filtered_selection_a_group_and_all_after_the_fix);
     tcase_add_test(tc, ramped_replay_stops_itself_while_the_cause_is_not_fixed);
     tcase_add_test(tc, a_deadletter_worker_killed_mid_store_loses_and_duplicates_nothing);
