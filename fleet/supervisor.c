@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,8 +93,12 @@ static void start_child(struct fleet *f, struct fleet_child *c)
     const struct fleet_group *g = c->group >= 0 ? &f->groups[c->group] : NULL;
     snprintf(program, sizeof program, "%s/%s", f->bin_dir, g ? "warren-worker" : "warren-api");
     child_name(f, c, name, sizeof name);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* a fleet killed with SIGKILL still stops its children gracefully */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(1);
         sigprocmask(SIG_UNBLOCK, &f->blocked, NULL);
         char *argv[9];
         int n = 0;
@@ -206,8 +211,10 @@ static void child_died(struct fleet *f, struct fleet_child *c, int wstatus, bool
         schedule_restart(f, c, how);
         return;
     }
-    wr_log(WR_LOG_INFO, "fleet", "%s %s%s", name, how,
-           shutting_down ? "" : " (scaled down: not restarted)");
+    /* a retired child should drain, ack and exit 0: anything else is worth a look */
+    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    wr_log(clean ? WR_LOG_INFO : WR_LOG_WARN, "fleet", "%s %s (%s)", name, how,
+           shutting_down ? "shutdown" : "scaled down: not restarted");
     c->state = FLEET_CHILD_FREE;
 }
 

@@ -112,6 +112,45 @@ unsigned ts_wait_consumers(const char *queue, unsigned n)
     return consumers;
 }
 
+/* ---- the management API ---------------------------------------------------------------- */
+
+json_t *ts_mgmt_queue(const char *queue)
+{
+    char url[512];
+    struct ts_http_reply r = {0};
+    snprintf(url, sizeof url, "%s/api/queues/%%2F/%s", ts_management_url(), queue);
+    ts_http_send(&(struct ts_http_request){.url = url}, &r);
+    json_t *record = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    ts_http_reply_free(&r);
+    return record;
+}
+
+long ts_mgmt_figure(const char *queue, const char *field)
+{
+    char outer[64];
+    json_t *record = ts_mgmt_queue(queue);
+    if (!record)
+        return -1;
+    const char *dot = strchr(field, '.');
+    snprintf(outer, sizeof outer, "%.*s", (int)(dot ? dot - field : (long)strlen(field)), field);
+    const json_t *value = json_object_get(record, outer);
+    if (dot)
+        value = json_object_get(value, dot + 1);
+    long figure = (long)json_integer_value(value);
+    json_decref(record);
+    return figure;
+}
+
+long ts_mgmt_wait(const char *queue, const char *field, long want, int timeout_ms)
+{
+    long figure = ts_mgmt_figure(queue, field);
+    for (int waited = 0; figure != want && waited < timeout_ms; waited += 250) {
+        ts_sleep_ms(250);
+        figure = ts_mgmt_figure(queue, field);
+    }
+    return figure;
+}
+
 /* ---- publishing ------------------------------------------------------------------------ */
 
 static void on_confirm(void *ctx, wr_status result, const struct wr_error *detail, void *user)

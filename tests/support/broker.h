@@ -44,6 +44,20 @@ unsigned ts_wait_depth(const char *queue, unsigned want, int timeout_ms);
  * still stops the workers). */
 unsigned ts_wait_consumers(const char *queue, unsigned n);
 
+/* The management API's record of queue (GET /api/queues/%2F/QUEUE) as
+ * JSON, or NULL when it does not answer 200. Its figures lag the broker by
+ * up to the statistics interval (5 s). The caller frees it. */
+json_t *ts_mgmt_queue(const char *queue);
+
+/* A figure of ts_mgmt_queue: "consumers", "messages_unacknowledged", or
+ * one level down as "message_stats.redeliver"; 0 when absent, -1 when the
+ * queue is not found. */
+long ts_mgmt_figure(const char *queue, const char *field);
+
+/* Polls ts_mgmt_figure until it equals want or timeout_ms passes; returns
+ * the last value. Never asserts. */
+long ts_mgmt_wait(const char *queue, const char *field, long want, int timeout_ms);
+
 /* Publishes body to exchange with routing key and type `type`,
  * correlation_id order_id, a fresh message_id, timestamp, persistent,
  * headers x-attempt 1, traceparent (a fixed one) and x-storefront

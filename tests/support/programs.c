@@ -135,6 +135,41 @@ void ts_api_wait_ready(const struct ts_api *api, int timeout_ms)
     ck_assert_msg(ts_http_wait(ready, timeout_ms) == 0, "warren-api not ready; see %s", api->log);
 }
 
+void ts_fleet_start(struct ts_fleet *fleet, const struct ts_world *w)
+{
+    static int started;
+    char port[16], ready[128];
+    snprintf(port, sizeof port, "%d", ts_free_port());
+    snprintf(fleet->base_url, sizeof fleet->base_url, "http://localhost:%s", port);
+    snprintf(fleet->log, sizeof fleet->log, "/tmp/warren-fleet-test-%d-%d.log", (int)getpid(),
+             ++started);
+    snprintf(fleet->socket, sizeof fleet->socket, "/tmp/warren-fleet-test-%d-%d.sock",
+             (int)getpid(), started);
+    setenv("WARREN_FLEET_CONTROL_SOCKET", fleet->socket, 1);
+    setenv("WARREN_API_TLS_CERT", "", 1);
+    setenv("WARREN_API_TLS_KEY", "", 1);
+    set_api_environment(port, w->prefix);
+    suppress_libesmtp_report();
+    char *argv[] = {WARREN_FLEET_BIN, NULL};
+    fleet->pid = ts_spawn(argv, fleet->log);
+    snprintf(ready, sizeof ready, "%s/readyz", fleet->base_url);
+    ck_assert_msg(ts_http_wait(ready, 20000) == 0, "warren-fleet's API not ready; see %s",
+                  fleet->log);
+    for (int waited = 0; access(fleet->socket, F_OK) != 0 && waited < 5000; waited += 50)
+        ts_sleep_ms(50);
+    ck_assert_msg(access(fleet->socket, F_OK) == 0, "no control socket %s; see %s", fleet->socket,
+                  fleet->log);
+}
+
+int ts_fleet_stop(struct ts_fleet *fleet, int timeout_ms)
+{
+    if (fleet->pid <= 0)
+        return 0;
+    int status = ts_stop(fleet->pid, SIGTERM, timeout_ms);
+    fleet->pid = 0;
+    return status;
+}
+
 int ts_api_stop(struct ts_api *api)
 {
     if (api->pid <= 0)

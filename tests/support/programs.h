@@ -53,4 +53,23 @@ void ts_api_wait_ready(const struct ts_api *api, int timeout_ms);
  * Nothing to do when pid is 0. */
 int ts_api_stop(struct ts_api *api);
 
+/* warren-fleet (WARREN_FLEET_BIN) on a world: its API on a free port with
+ * the test keys, its control socket in /tmp, the world's queues and their
+ * topology counts (world.h: "order:2"). */
+struct ts_fleet {
+    pid_t pid;
+    char base_url[64]; /* its API: "http://localhost:PORT" */
+    char socket[108];  /* fleet.control_socket (WARREN_FLEET_CONTROL_SOCKET is set) */
+    char log[128];     /* its log file (and its children's) */
+};
+
+/* Starts warren-fleet for w (its WARREN_* variables were set by
+ * ts_world_create) and waits up to 20 s for the API's /readyz and the
+ * control socket (asserts). Other WARREN_* variables are inherited. */
+void ts_fleet_start(struct ts_fleet *fleet, const struct ts_world *w);
+
+/* SIGTERM; waits up to timeout_ms (then SIGKILL); returns the exit status
+ * (0-255, or 128+signal); pid becomes 0. Nothing to do when pid is 0. */
+int ts_fleet_stop(struct ts_fleet *fleet, int timeout_ms);
+
 #endif

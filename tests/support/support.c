@@ -258,6 +258,7 @@ static int is_ours(int pid)
         cmdline[i] = cmdline[i] ? cmdline[i] : ' ';
     cmdline[n] = '\0';
     return strstr(cmdline, "warren-worker") || strstr(cmdline, "warren-api") ||
+           strstr(cmdline, "warren-fleet") ||
            strstr(cmdline, "tests/stubs/");
 }
 

@@ -94,7 +94,8 @@ int ts_free_port(void);
  * a failed test's checked teardown does not run, so in the runner (an
  * unchecked fixture) ts_track_begin names a file where ts_spawn records
  * every pid, and ts_reap_tracked SIGKILLs those still alive that run
- * warren-worker, warren-api or a stub of tests/stubs/, then forgets them. */
+ * warren-worker, warren-api, warren-fleet (its workers then get SIGTERM) or
+ * a stub of tests/stubs/, then forgets them. */
 void ts_track_begin(void);
 void ts_reap_tracked(void);
 

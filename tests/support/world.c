@@ -31,12 +31,13 @@ static const struct topo_queue *real_queue(const struct topo_model *model, const
 /* One queue of the world's topology: the real queue of service, renamed
  * and moved onto the world's exchange. */
 static void write_queue(FILE *out, const struct ts_world *w, const struct topo_queue *q,
-                        const char *service)
+                        const char *service, const char *workers)
 {
     fprintf(out,
             "  - name: %s-%s\n    type: %s\n    service: %s\n    prefetch: %d\n"
-            "    retry: {max_attempts: %d, delays: [",
-            w->prefix, service, mq_queue_type_name(q->type), service, q->prefetch, q->max_attempts);
+            "    workers: %s\n    retry: {max_attempts: %d, delays: [",
+            w->prefix, service, mq_queue_type_name(q->type), service, q->prefetch,
+            workers ? workers : "1", q->max_attempts);
     for (size_t i = 0; i < q->retry_delay_count; i++)
         fprintf(out, "%s%lldms", i ? ", " : "", (long long)q->retry_delays_ms[i]);
     fputs("]}\n    bindings:\n", out);
@@ -58,8 +59,12 @@ static void write_topology(const struct ts_world *w, const char *services)
     ck_assert_msg(out != NULL, "cannot write %s", w->topology);
     fprintf(out, "exchanges:\n  - {name: %s, type: topic}\nqueues:\n", w->prefix);
     snprintf(list, sizeof list, "%s", services);
-    for (char *s = strtok_r(list, " ", &save); s; s = strtok_r(NULL, " ", &save))
-        write_queue(out, w, real_queue(model, s), s);
+    for (char *s = strtok_r(list, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
+        char *workers = strchr(s, ':'); /* "order:2" */
+        if (workers)
+            *workers++ = '\0';
+        write_queue(out, w, real_queue(model, s), s, workers);
+    }
     fclose(out);
     topo_model_free(model);
 }
@@ -84,7 +89,7 @@ void ts_world_create(struct ts_world *w, const char *services, const char *const
 {
     char prefix[48], first[32];
     memset(w, 0, sizeof *w);
-    snprintf(first, sizeof first, "%.*s", (int)strcspn(services, " "), services);
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(services, " :"), services);
     snprintf(w->prefix, sizeof w->prefix, "%s", ts_unique_name("it-world", prefix, sizeof prefix));
     snprintf(w->queue, sizeof w->queue, "%s-%s", w->prefix, first);
     snprintf(w->reader, sizeof w->reader, "%s-reader", w->prefix);

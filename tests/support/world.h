@@ -18,7 +18,8 @@ struct ts_world {
 };
 
 /* Creates the world of services (one name, or several separated by
- * spaces: "order inventory payment"), the reader bound to each key of
+ * spaces: "order inventory payment"; "order:2" gives the queue
+ * `workers: 2` for warren-fleet, else 1), the reader bound to each key of
  * reader_keys (NULL-terminated, or NULL), and sets the WARREN_* variables
  * that workers, the API and warrenctl inherit (broker, exchange, topology,
  * log level warn, every service's database URL). Waits for a restarting

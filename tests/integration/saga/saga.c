@@ -23,8 +23,7 @@ static const char *const storefront_headers[] = {"Content-Type: application/json
 
 /* ---- the fleet ------------------------------------------------------------------------- */
 
-/* The stack's stub gateways (scripts/stack start), for the workers too. */
-static void use_stack_stubs(struct sg_fleet *f)
+void sg_use_stack_stubs(struct sg_fleet *f)
 {
     char stats[192];
     ts_payment_gateway_url(f->payment_stub, sizeof f->payment_stub);
@@ -74,7 +73,7 @@ void sg_fleet_start(struct sg_fleet *f)
     memset(f, 0, sizeof *f);
     f->started_at = time(NULL) - 1;
     ts_world_create(&f->world, saga_services, NULL);
-    use_stack_stubs(f);
+    sg_use_stack_stubs(f);
     for (size_t i = 0; i < sizeof fleet_workers / sizeof fleet_workers[0]; i++) {
         f->service[i] = fleet_workers[i];
         f->pid[i] = ts_worker_start(&f->world, fleet_workers[i], NULL);

@@ -33,6 +33,10 @@ struct sg_fleet {
  * waits until every queue has its consumers and the API is ready. */
 void sg_fleet_start(struct sg_fleet *f);
 
+/* Points the workers (WARREN_PAYMENT_GATEWAY_URL, WARREN_SMS_GATEWAY_URL)
+ * at the stack's stub gateways (scripts/stack start) and checks they answer. */
+void sg_use_stack_stubs(struct sg_fleet *f);
+
 /* Stops the API and every worker (SIGTERM), removes the world; returns 0
  * when every process exited 0 (no sanitizer report), else the first other
  * exit status. */
