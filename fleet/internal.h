@@ -54,7 +54,7 @@ struct fleet {
     size_t group_count;
     struct fleet_child children[FLEET_MAX_CHILDREN];
     size_t child_count; /* slots ever used (a high-water mark) */
-    sigset_t blocked;   /* unblocked in each child before exec */
+    sigset_t blocked;   /* SIGTERM, SIGINT, SIGCHLD (only SIGCHLD is unblocked in children) */
 };
 
 /* ---- supervisor.c ------------------------------------------------------------------- */

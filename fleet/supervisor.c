@@ -99,7 +99,14 @@ static void start_child(struct fleet *f, struct fleet_child *c)
         /* a fleet killed with SIGKILL still stops its children gracefully */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
             _exit(1);
-        sigprocmask(SIG_UNBLOCK, &f->blocked, NULL);
+        /* SIGTERM and SIGINT stay blocked across exec: warren-api and
+         * warren-worker block them anyway and poll for them, so one that
+         * arrives while the program is still starting waits for its first
+         * poll and becomes a clean stop instead of a kill */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         char *argv[9];
         int n = 0;
         argv[n++] = program;
