@@ -212,7 +212,7 @@ static void print_fleet_line(const json_t *doc)
 {
     const json_t *fleet = json_object_get(doc, "fleet");
     if (!json_is_true(json_object_get(fleet, "running"))) {
-        printf("fleet: not running (%s); broker figures only\n",
+        printf("fleet: %s; broker figures only\n",
                json_string_value(json_object_get(fleet, "detail")));
         return;
     }
