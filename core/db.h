@@ -12,7 +12,9 @@
 struct db_conn;
 struct db_result;
 
-/* Connects to url (postgresql://user:pass@host:port/db). NULL on failure
+/* Connects to url (postgresql://user:pass@host:port/db; libpq's default
+ * gssencmode "prefer" becomes "disable" unless the URL sets gssencmode,
+ * see db.c). NULL on failure
  * with err set (the URL's password never appears in err). Free with
  * db_close(). */
 struct db_conn *db_open(const char *url, struct wr_error *err);

@@ -1,10 +1,13 @@
 /* Email over SMTP with libesmtp: builds an RFC 5322 message (headers,
  * quoted-printable UTF-8 body, CRLF lines), runs one session per message
  * and sorts the reply codes (see email.h). The password is handed to
- * libesmtp's AUTH callback only, and wiped on destroy. */
+ * libesmtp's AUTH callback only, and wiped on destroy. libesmtp is loaded
+ * with dlopen when a client is created, so that only the notification
+ * service's workers load it (the same reason as libcurl in http_form.c). */
 #include "workers/email.h"
 
 #include <auth-client.h>
+#include <dlfcn.h>
 #include <libesmtp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +15,66 @@
 #include <string.h>
 #include <time.h>
 
+#define LIBESMTP "libesmtp.so.6"
+
+/* Return type, name, parameters of each libesmtp function called. */
+#define ESMTP_FUNCTIONS(X)                                                                         \
+    X(void, auth_client_init, (void))                                                              \
+    X(void, auth_client_exit, (void))                                                              \
+    X(auth_context_t, auth_create_context, (void))                                                 \
+    X(int, auth_destroy_context, (auth_context_t context))                                         \
+    X(int, auth_set_mechanism_flags, (auth_context_t context, unsigned set, unsigned clear))       \
+    X(int, auth_set_interact_cb, (auth_context_t context, auth_interact_t cb, void *arg))          \
+    X(smtp_session_t, smtp_create_session, (void))                                                 \
+    X(int, smtp_destroy_session, (smtp_session_t session))                                         \
+    X(long, smtp_set_timeout, (smtp_session_t session, int which, long value))                     \
+    X(int, smtp_set_server, (smtp_session_t session, const char *hostport))                        \
+    X(int, smtp_starttls_enable, (smtp_session_t session, enum starttls_option how))               \
+    X(int, smtp_auth_set_context, (smtp_session_t session, auth_context_t context))                \
+    X(smtp_message_t, smtp_add_message, (smtp_session_t session))                                  \
+    X(int, smtp_set_reverse_path, (smtp_message_t message, const char *mailbox))                   \
+    X(smtp_recipient_t, smtp_add_recipient, (smtp_message_t message, const char *mailbox))         \
+    X(int, smtp_set_messagecb, (smtp_message_t message, smtp_messagecb_t cb, void *arg))           \
+    X(int, smtp_start_session, (smtp_session_t session))                                           \
+    X(int, smtp_errno, (void))                                                                     \
+    X(char *, smtp_strerror, (int error, char buf[], size_t buflen))                               \
+    X(const smtp_status_t *, smtp_reverse_path_status, (smtp_message_t message))                   \
+    X(const smtp_status_t *, smtp_recipient_status, (smtp_recipient_t recipient))                  \
+    X(const smtp_status_t *, smtp_message_transfer_status, (smtp_message_t message))
+
+/* libesmtp's functions, resolved from a handle of dlopen. */
+struct esmtp_api {
+#define ESMTP_FIELD(ret, name, params) ret(*name) params;
+    ESMTP_FUNCTIONS(ESMTP_FIELD)
+#undef ESMTP_FIELD
+};
+
+/* Loads libesmtp into api (one more reference if it is loaded already);
+ * NULL when it or one of its functions cannot be found, with why set.
+ * Release the handle with dlclose(). */
+static void *esmtp_load(struct esmtp_api *api, char *why, size_t why_size)
+{
+    void *lib = dlopen(LIBESMTP, RTLD_NOW | RTLD_LOCAL);
+    const char *missing = NULL;
+    if (!lib) {
+        snprintf(why, why_size, "cannot load %s: %s", LIBESMTP, dlerror());
+        return NULL;
+    }
+#define ESMTP_RESOLVE(ret, name, params)                                                           \
+    if (!(api->name = (ret(*) params)dlsym(lib, #name)) && !missing)                               \
+        missing = #name;
+    ESMTP_FUNCTIONS(ESMTP_RESOLVE)
+#undef ESMTP_RESOLVE
+    if (!missing)
+        return lib;
+    dlclose(lib);
+    snprintf(why, why_size, "%s lacks %s", LIBESMTP, missing);
+    return NULL;
+}
+
 struct email_client {
+    void *lib; /* from esmtp_load */
+    struct esmtp_api api;
     char *host;
     int port;
     char *from;
@@ -30,9 +92,15 @@ static char *copy(const char *text)
 
 struct email_client *email_client_create(const struct email_options *options, struct wr_error *err)
 {
+    char why[300];
     struct email_client *c = calloc(1, sizeof *c);
     if (!c)
         goto fail;
+    if (!(c->lib = esmtp_load(&c->api, why, sizeof why))) {
+        free(c);
+        wr_error_set(err, WR_ERR_CONFIG, "email client: %s", why);
+        return NULL;
+    }
     c->host = copy(options->host);
     c->from = copy(options->from);
     c->port = options->port;
@@ -45,8 +113,8 @@ struct email_client *email_client_create(const struct email_options *options, st
         c->password = copy(options->password);
         if (!c->user || !c->password)
             goto fail;
-        auth_client_init();
-        if (!(c->auth = auth_create_context()))
+        c->api.auth_client_init();
+        if (!(c->auth = c->api.auth_create_context()))
             goto fail;
     }
     return c;
@@ -61,9 +129,11 @@ void email_client_destroy(struct email_client *client)
     if (!client)
         return;
     if (client->auth) {
-        auth_destroy_context(client->auth);
-        auth_client_exit();
+        client->api.auth_destroy_context(client->auth);
+        client->api.auth_client_exit();
     }
+    if (client->lib)
+        dlclose(client->lib);
     if (client->password)
         explicit_bzero(client->password, strlen(client->password));
     free(client->password);
@@ -198,15 +268,17 @@ static int configure(struct email_client *c, smtp_session_t session)
     char server[300];
     snprintf(server, sizeof server, "%s:%d", c->host, c->port);
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
-        smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, c->timeout_ms);
-    if (!smtp_set_server(session, server))
+        c->api.smtp_set_timeout(session, phases[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
+                                c->timeout_ms);
+    if (!c->api.smtp_set_server(session, server))
         return 0;
-    if (c->starttls != EMAIL_STARTTLS_OFF && !smtp_starttls_enable(session, tls[c->starttls]))
+    if (c->starttls != EMAIL_STARTTLS_OFF &&
+        !c->api.smtp_starttls_enable(session, tls[c->starttls]))
         return 0;
     if (c->auth) {
-        auth_set_mechanism_flags(c->auth, AUTH_PLUGIN_PLAIN, 0);
-        auth_set_interact_cb(c->auth, give_credentials, c);
-        if (!smtp_auth_set_context(session, c->auth))
+        c->api.auth_set_mechanism_flags(c->auth, AUTH_PLUGIN_PLAIN, 0);
+        c->api.auth_set_interact_cb(c->auth, give_credentials, c);
+        if (!c->api.smtp_auth_set_context(session, c->auth))
             return 0;
     }
     return 1;
@@ -233,14 +305,15 @@ static enum email_result sort_session(struct email_client *c, smtp_message_t mes
     char error[128];
     if (!started) {
         snprintf(why, why_size, "SMTP %s:%d: %s", c->host, c->port,
-                 smtp_strerror(smtp_errno(), error, sizeof error));
+                 c->api.smtp_strerror(c->api.smtp_errno(), error, sizeof error));
         return EMAIL_TRANSIENT;
     }
-    if (failed_step(smtp_reverse_path_status(message), "sender", &result, why, why_size) ||
-        failed_step(smtp_recipient_status(recipient), "recipient", &result, why, why_size) ||
-        failed_step(smtp_message_transfer_status(message), "message", &result, why, why_size))
+    if (failed_step(c->api.smtp_reverse_path_status(message), "sender", &result, why, why_size) ||
+        failed_step(c->api.smtp_recipient_status(recipient), "recipient", &result, why, why_size) ||
+        failed_step(c->api.smtp_message_transfer_status(message), "message", &result, why,
+                    why_size))
         return result;
-    const smtp_status_t *status = smtp_message_transfer_status(message);
+    const smtp_status_t *status = c->api.smtp_message_transfer_status(message);
     if (status && status->code >= 200 && status->code < 300)
         return EMAIL_SENT;
     snprintf(why, why_size, "SMTP %s:%d: the session ended before the message was accepted",
@@ -263,16 +336,17 @@ enum email_result email_send(struct email_client *client, const struct email *me
     feed.text = text;
     result = EMAIL_TRANSIENT;
     snprintf(why, why_size, "libesmtp could not set up the session");
-    if (!(session = smtp_create_session()) || !configure(client, session) ||
-        !(msg = smtp_add_message(session)) || !smtp_set_reverse_path(msg, client->from) ||
-        !(rcpt = smtp_add_recipient(msg, message->to)) ||
-        !smtp_set_messagecb(msg, feed_message, &feed))
+    if (!(session = client->api.smtp_create_session()) || !configure(client, session) ||
+        !(msg = client->api.smtp_add_message(session)) ||
+        !client->api.smtp_set_reverse_path(msg, client->from) ||
+        !(rcpt = client->api.smtp_add_recipient(msg, message->to)) ||
+        !client->api.smtp_set_messagecb(msg, feed_message, &feed))
         goto out;
-    int started = smtp_start_session(session);
+    int started = client->api.smtp_start_session(session);
     result = sort_session(client, msg, rcpt, started, why, why_size);
 out:
     if (session)
-        smtp_destroy_session(session);
+        client->api.smtp_destroy_session(session);
     free(text);
     if (result == EMAIL_SENT)
         why[0] = '\0';

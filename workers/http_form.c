@@ -1,16 +1,76 @@
 /* Form POSTs over libcurl for the gateway clients (see http_form.h): the
  * reused handle, the reply collector, the headers of one request (wiped
  * after use, as they may hold a key) and the sorting of transport
- * failures into worth-retrying or never-working. */
+ * failures into worth-retrying or never-working.
+ *
+ * Why libcurl is loaded with dlopen: warren-worker runs every service, and
+ * only payment and notification (SMS) post forms. Linked normally, libcurl
+ * and its dependency tree (nghttp2, ssh2, rtmp, idn2, psl, brotli, ...)
+ * would be loaded and relocated in every worker; loaded here, only the
+ * processes that create a client pay for them. The functions used are
+ * listed once (CURL_FUNCTIONS) and resolved into the client. */
 #include "workers/http_form.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define LIBCURL "libcurl.so.4" /* Debian's libcurl4 (OpenSSL) */
+
+/* Return type, name after "curl_", parameters of each libcurl function called. */
+#define CURL_FUNCTIONS(X)                                                                          \
+    X(CURLcode, global_init, (long flags))                                                         \
+    X(void, global_cleanup, (void))                                                                \
+    X(CURL *, easy_init, (void))                                                                   \
+    X(void, easy_cleanup, (CURL * curl))                                                           \
+    X(void, easy_reset, (CURL * curl))                                                             \
+    X(CURLcode, easy_setopt, (CURL * curl, CURLoption option, ...))                                \
+    X(CURLcode, easy_perform, (CURL * curl))                                                       \
+    X(CURLcode, easy_getinfo, (CURL * curl, CURLINFO info, ...))                                   \
+    X(const char *, easy_strerror, (CURLcode code))                                                \
+    X(char *, easy_escape, (CURL * curl, const char *string, int length))                          \
+    X(void, free, (void *p))                                                                       \
+    X(struct curl_slist *, slist_append, (struct curl_slist * list, const char *s))                \
+    X(void, slist_free_all, (struct curl_slist * list))
+
+/* libcurl's functions, resolved from a handle of dlopen. The field names
+ * lack the "curl_" prefix so that curl.h's type-checking macros
+ * (curl_easy_setopt, ...) do not apply to them. */
+struct curl_api {
+#define CURL_FIELD(ret, name, params) ret(*name) params;
+    CURL_FUNCTIONS(CURL_FIELD)
+#undef CURL_FIELD
+};
+
+/* Loads libcurl (one more reference if it is loaded already) into api;
+ * NULL with err set (WR_ERR_CONFIG) when it or one of its functions
+ * cannot be found. Release the handle with dlclose(). */
+static void *curl_load(struct curl_api *api, struct wr_error *err)
+{
+    void *lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    const char *missing = NULL;
+    if (!lib) {
+        wr_error_set(err, WR_ERR_CONFIG, "cannot load %s: %s", LIBCURL, dlerror());
+        return NULL;
+    }
+#define CURL_RESOLVE(ret, name, params)                                                            \
+    if (!(api->name = (ret(*) params)dlsym(lib, "curl_" #name)) && !missing)                       \
+        missing = "curl_" #name;
+    CURL_FUNCTIONS(CURL_RESOLVE)
+#undef CURL_RESOLVE
+    if (!missing)
+        return lib;
+    dlclose(lib);
+    wr_error_set(err, WR_ERR_CONFIG, "%s lacks %s", LIBCURL, missing);
+    return NULL;
+}
+
 struct hf_client {
+    void *lib; /* from curl_load */
+    struct curl_api api;
     CURL *curl;
     char *user_agent;
     long timeout_ms;
@@ -19,22 +79,44 @@ struct hf_client {
     char reply[HF_REPLY_MAX + 1];
 };
 
+/* The library stays loaded from here to hf_global_cleanup(), which finds
+ * it again with RTLD_NOLOAD: no handle needs to be kept in between. */
 wr_status hf_global_init(struct wr_error *err)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return wr_error_set(err, WR_ERR_NOMEM, "libcurl did not initialise");
-    return WR_OK;
+    struct curl_api api;
+    void *lib = curl_load(&api, err);
+    if (!lib)
+        return err->code;
+    if (api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+        return WR_OK;
+    dlclose(lib);
+    return wr_error_set(err, WR_ERR_NOMEM, "libcurl did not initialise");
 }
 
 void hf_global_cleanup(void)
 {
-    curl_global_cleanup();
+    void *lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (!lib)
+        return;
+    void (*global_cleanup)(void) = (void (*)(void))dlsym(lib, "curl_global_cleanup");
+    if (global_cleanup)
+        global_cleanup();
+    dlclose(lib); /* the reference just taken */
+    dlclose(lib); /* hf_global_init's */
 }
 
 struct hf_client *hf_client_create(const struct hf_options *options, struct wr_error *err)
 {
     struct hf_client *c = calloc(1, sizeof *c);
-    if (!c || !(c->user_agent = strdup(options->user_agent)) || !(c->curl = curl_easy_init())) {
+    if (!c) {
+        wr_error_set(err, WR_ERR_NOMEM, "HTTP client: out of memory");
+        return NULL;
+    }
+    if (!(c->lib = curl_load(&c->api, err))) {
+        free(c);
+        return NULL;
+    }
+    if (!(c->user_agent = strdup(options->user_agent)) || !(c->curl = c->api.easy_init())) {
         hf_client_destroy(c);
         wr_error_set(err, WR_ERR_NOMEM, "HTTP client: out of memory or libcurl failed");
         return NULL;
@@ -49,7 +131,9 @@ void hf_client_destroy(struct hf_client *client)
     if (!client)
         return;
     if (client->curl)
-        curl_easy_cleanup(client->curl);
+        client->api.easy_cleanup(client->curl);
+    if (client->lib)
+        dlclose(client->lib);
     free(client->user_agent);
     free(client);
 }
@@ -92,12 +176,12 @@ char *hf_form_encode(struct hf_client *client, const struct hf_field *fields, si
     char *form = calloc(1, 1);
     size_t len = 0;
     for (size_t i = 0; form && i < count; i++) {
-        char *value = curl_easy_escape(client->curl, fields[i].value, 0);
+        char *value = client->api.easy_escape(client->curl, fields[i].value, 0);
         if (!value || !append_field(&form, &len, fields[i].name, value)) {
             free(form);
             form = NULL;
         }
-        curl_free(value);
+        client->api.free(value);
     }
     return form;
 }
@@ -114,18 +198,19 @@ static size_t collect(char *data, size_t size, size_t count, void *user)
 }
 
 /* Wipes the header lines (an Authorization key among them) and frees them. */
-static void free_headers(struct curl_slist *headers)
+static void free_headers(const struct hf_client *c, struct curl_slist *headers)
 {
     for (struct curl_slist *h = headers; h; h = h->next)
         explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(headers);
+    c->api.slist_free_all(headers);
 }
 
 /* Appends lines (NULL-ended) to *headers; false when out of memory. */
-static bool append_lines(struct curl_slist **headers, const char *const *lines)
+static bool append_lines(const struct hf_client *c, struct curl_slist **headers,
+                         const char *const *lines)
 {
     for (; lines && *lines; lines++) {
-        struct curl_slist *h = curl_slist_append(*headers, *lines);
+        struct curl_slist *h = c->api.slist_append(*headers, *lines);
         if (!h)
             return false;
         *headers = h;
@@ -136,30 +221,32 @@ static void set_options(struct hf_client *c, const struct hf_request *request,
                         struct curl_slist *headers, char *errbuf)
 {
     CURL *curl = c->curl;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, request->url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    CURLcode (*setopt)(CURL *, CURLoption, ...) = c->api.easy_setopt;
+    c->api.easy_reset(curl);
+    setopt(curl, CURLOPT_URL, request->url);
+    setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (request->user) {
-        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(curl, CURLOPT_USERNAME, request->user);
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, request->password);
+        setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        setopt(curl, CURLOPT_USERNAME, request->user);
+        setopt(curl, CURLOPT_PASSWORD, request->password);
     }
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->form);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    setopt(curl, CURLOPT_POSTFIELDS, request->form);
+    setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    setopt(curl, CURLOPT_WRITEDATA, c);
+    setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    setopt(curl, CURLOPT_USERAGENT, c->user_agent);
+    setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
 /* No answer: a URL libcurl cannot use never works; a timeout or a
  * connection problem may work later. */
-static wr_status transport_failure(CURLcode rc, const char *errbuf, struct wr_error *err)
+static wr_status transport_failure(const struct hf_client *c, CURLcode rc, const char *errbuf,
+                                   struct wr_error *err)
 {
-    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *detail = errbuf[0] ? errbuf : c->api.easy_strerror(rc);
     if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
         return wr_error_set(err, WR_ERR_CONFIG, "URL unusable: %s", detail);
     if (rc == CURLE_OPERATION_TIMEDOUT)
@@ -177,20 +264,21 @@ wr_status hf_post_form(struct hf_client *client, const struct hf_request *reques
     CURLcode rc;
     client->reply_len = 0;
     answer->status = 0;
-    if (!append_lines(&headers, request->headers) || !append_lines(&headers, fixed)) {
+    if (!append_lines(client, &headers, request->headers) ||
+        !append_lines(client, &headers, fixed)) {
         status = wr_error_set(err, WR_ERR_NOMEM, "unreachable: out of memory");
         goto out;
     }
     set_options(client, request, headers, errbuf);
-    if ((rc = curl_easy_perform(client->curl)) != CURLE_OK)
-        status = transport_failure(rc, errbuf, err);
+    if ((rc = client->api.easy_perform(client->curl)) != CURLE_OK)
+        status = transport_failure(client, rc, errbuf, err);
     else
-        curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &answer->status);
-    curl_easy_setopt(client->curl, CURLOPT_ERRORBUFFER, NULL); /* errbuf goes out of scope */
+        client->api.easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &answer->status);
+    client->api.easy_setopt(client->curl, CURLOPT_ERRORBUFFER, NULL); /* errbuf goes out of scope */
 out:
     client->reply[client->reply_len] = '\0';
     answer->body = client->reply;
-    free_headers(headers);
+    free_headers(client, headers);
     return status;
 }
 

@@ -15,9 +15,10 @@
 #define HF_REPLY_MAX 65536 /* bytes of an answer's body kept; the rest is dropped */
 
 /* Once per program (libcurl's global state), before any client is
- * created: WR_ERR_NOMEM with err set when libcurl cannot start. Each
- * success is paired with one hf_global_cleanup() after the last client
- * is destroyed. */
+ * created: loads libcurl (http_form.c says why it is loaded at run time)
+ * and initialises it. WR_ERR_CONFIG with err set when libcurl cannot be
+ * loaded, WR_ERR_NOMEM when it cannot start. Each success is paired with
+ * one hf_global_cleanup() after the last client is destroyed. */
 wr_status hf_global_init(struct wr_error *err) WR_MUST_CHECK;
 void hf_global_cleanup(void);
 
@@ -30,7 +31,8 @@ struct hf_options {
 struct hf_client;
 
 /* A client for one thread at a time. NULL with err set (WR_ERR_NOMEM) when
- * out of memory or libcurl cannot start. Free with hf_client_destroy(). */
+ * out of memory or libcurl cannot start, WR_ERR_CONFIG when it cannot be
+ * loaded. Free with hf_client_destroy(). */
 struct hf_client *hf_client_create(const struct hf_options *options, struct wr_error *err);
 void hf_client_destroy(struct hf_client *client);
 
