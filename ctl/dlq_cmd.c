@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/duration.h"
 #include "ctl/ctl.h"
 #include "dlq/dlq.h"
@@ -322,9 +323,15 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
+/* One line in place on a terminal; otherwise a line every 5 s and at the end. */
 static void show_progress(const struct dlq_replay_progress *p, void *user)
 {
+    static int64_t last_ms;
     bool tty = *(bool *)user;
+    int64_t now = wr_monotonic_ms();
+    if (!tty && now - last_ms < 5000 && p->replayed < p->selected)
+        return;
+    last_ms = now;
     fprintf(stderr, "%sreplay: %zu/%zu replayed (%.0f%%), %zu died again, %.0f/s, %s%s",
             tty ? "\r\033[K" : "", p->replayed, p->selected,
             p->selected ? 100.0 * (double)p->replayed / (double)p->selected : 100.0,

@@ -18,7 +18,7 @@
 
 /* The store's schema, versioned as the "deadletter" component (applied by
  * the deadletter worker, warrenctl and the API). */
-#define DLQ_MIGRATION_COUNT 2
+#define DLQ_MIGRATION_COUNT 3
 extern const struct db_migration dlq_migrations[DLQ_MIGRATION_COUNT];
 wr_status dlq_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 

@@ -5,9 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A failure group's id: the same queue, type and fingerprint, hashed. The
- * store's index on it is built from this very text. */
+/* A failure group's id: the same queue, type and fingerprint, hashed. */
 #define DLQ_GROUP_ID_SQL "left(md5(queue || '|' || coalesce(type, '') || '|' || fingerprint), 12)"
+
+/* The failure fingerprint of an error text: UUIDs and long hex ids become
+ * "<id>", numbers "<n>" (so "order 42 timed out" and "order 7 timed out"
+ * are one cause). */
+#define DLQ_FINGERPRINT_SQL(error)                                                                 \
+    "regexp_replace(regexp_replace(regexp_replace(coalesce(" error ", ''),"                        \
+    " '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<id>', 'g'),"  \
+    " '\\m[0-9a-fA-F]{16,}\\M', '<id>', 'g'), '[0-9]+', '<n>', 'g')"
 
 /* The bytes of a bytea's text form ("\x6869"), NUL-terminated after *len
  * bytes; NULL when out of memory. */

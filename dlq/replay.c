@@ -33,6 +33,10 @@ struct replay {
     char run[48];
     size_t selected, replayed, failed_again;
     int64_t started_ms;
+    int64_t paced_from_ms;   /* the pace (opt->rate) counts from here */
+    size_t paced;            /* messages paced since then */
+    long long newest_at_start; /* the store's highest id when the run began */
+    int64_t counted_at_ms;   /* when failed_again was last counted */
     char stop_reason[512];
 };
 
@@ -79,6 +83,16 @@ static const char batch_sql[] =
     " headers::text, body, queue FROM dead_letters"
     " WHERE id = ANY($1::bigint[]) AND status = 'dead' ORDER BY id";
 
+/* warren's messages are JSON objects; a body that starts like one is sent
+ * as application/json (the runtime decodes it either way). */
+static bool looks_like_json(const unsigned char *body, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    return i < len && (body[i] == '{' || body[i] == '[');
+}
+
 /* Publishes row i of rows; slot receives its confirm. */
 static wr_status publish_row(struct replay *r, const struct db_result *rows, size_t i,
                              struct wr_error *slot, struct wr_error *err)
@@ -119,7 +133,6 @@ static wr_status publish_row(struct replay *r, const struct db_result *rows, siz
         exchange = "";
         routing_key = db_result_value(rows, i, COL_QUEUE);
     }
-    json_t *parsed = json_loadb((const char *)body, body_len, JSON_DECODE_ANY, NULL);
     struct mq_message msg = {
         .exchange = exchange,
         .routing_key = routing_key,
@@ -128,7 +141,7 @@ static wr_status publish_row(struct replay *r, const struct db_result *rows, siz
         .message_id = db_result_value(rows, i, COL_MESSAGE_ID),
         .correlation_id = db_result_value(rows, i, COL_CORRELATION),
         .type = db_result_value(rows, i, COL_TYPE),
-        .content_type = parsed ? "application/json" : NULL,
+        .content_type = looks_like_json(body, body_len) ? "application/json" : NULL,
         .timestamp = (int64_t)time(NULL),
         .persistent = true,
         .headers = headers,
@@ -136,19 +149,18 @@ static wr_status publish_row(struct replay *r, const struct db_result *rows, siz
     };
     slot->code = PENDING;
     wr_status status = mq_publish(r->pub, &msg, slot, err);
-    json_decref(parsed);
     json_decref(stored);
     free(body);
     return status;
 }
 
 /* Waits until the pace allows the next message: at most opt->rate a
- * second since paced_from_ms, reading confirms meanwhile. */
-static wr_status pace(struct replay *r, int64_t paced_from_ms, size_t sent, struct wr_error *err)
+ * second since the run's pace began, reading confirms meanwhile. */
+static wr_status pace(struct replay *r, struct wr_error *err)
 {
     if (r->opt->rate <= 0)
         return WR_OK;
-    int64_t due = paced_from_ms + (int64_t)((double)sent * 1000.0 / r->opt->rate);
+    int64_t due = r->paced_from_ms + (int64_t)((double)r->paced++ * 1000.0 / r->opt->rate);
     for (int64_t now = mq_now_ms(); now < due; now = mq_now_ms()) {
         wr_status status = mq_publisher_poll(r->pub, due - now, err);
         if (status != WR_OK)
@@ -157,66 +169,132 @@ static wr_status pace(struct replay *r, int64_t paced_from_ms, size_t sent, stru
     return WR_OK;
 }
 
-/* Sends every row of rows whose slot is not yet confirmed and waits for the
- * confirms; reconnects and sends the rest again when the connection drops. */
-static wr_status send_rows(struct replay *r, const struct db_result *rows, struct wr_error *slots,
-                           struct wr_error *err)
+/* One batch of the selection: its rows and each row's confirm. */
+struct batch {
+    struct db_result *rows;
+    struct wr_error *slots; /* code PENDING until its confirm (or failure) is known */
+    size_t count;
+};
+
+static void batch_free(struct batch *b)
 {
-    size_t count = db_result_rows(rows);
+    db_result_free(b->rows);
+    free(b->slots);
+    memset(b, 0, sizeof *b);
+}
+
+/* Reads the still-dead records of ids[0..count). */
+static wr_status load_batch(struct replay *r, const int64_t *ids, size_t count, struct batch *b,
+                            struct wr_error *err)
+{
+    memset(b, 0, sizeof *b);
+    char *array = dlq_id_array(ids, count);
+    if (!array)
+        return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    const char *params[] = {array};
+    wr_status status = db_exec(r->db, batch_sql, 1, params, &b->rows, err);
+    free(array);
+    b->count = status == WR_OK ? db_result_rows(b->rows) : 0;
+    b->slots = calloc(b->count ? b->count : 1, sizeof *b->slots);
+    if (status == WR_OK && !b->slots)
+        status = wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    for (size_t i = 0; status == WR_OK && i < b->count; i++)
+        b->slots[i].code = PENDING;
+    return status;
+}
+
+/* Publishes every row not yet confirmed (without waiting for confirms). */
+static wr_status publish_batch(struct replay *r, struct batch *b, struct wr_error *err)
+{
+    wr_status status = WR_OK;
+    for (size_t i = 0; i < b->count && status == WR_OK; i++) {
+        if (b->slots[i].code == WR_OK)
+            continue;
+        status = pace(r, err);
+        if (status == WR_OK)
+            status = publish_row(r, b->rows, i, &b->slots[i], err);
+    }
+    return status;
+}
+
+/* Waits for the batch's confirms; when the connection dropped, reconnects
+ * and publishes what was not confirmed again. */
+static wr_status confirm_batch(struct replay *r, struct batch *b, wr_status published,
+                               struct wr_error *err)
+{
+    wr_status status = published;
     for (int attempt = 0;; attempt++) {
-        int64_t paced_from = mq_now_ms();
-        size_t sent = 0;
-        wr_status status = WR_OK;
-        for (size_t i = 0; i < count && status == WR_OK; i++) {
-            if (slots[i].code == WR_OK)
-                continue;
-            status = pace(r, paced_from, sent++, err);
-            if (status == WR_OK)
-                status = publish_row(r, rows, i, &slots[i], err);
-        }
         if (status == WR_OK)
             status = mq_publisher_flush(r->pub, 30000, err);
         bool lost = status == WR_ERR_CONNECTION;
-        for (size_t i = 0; i < count; i++)
-            lost = lost || slots[i].code == WR_ERR_CONNECTION || slots[i].code == PENDING;
+        for (size_t i = 0; i < b->count; i++)
+            lost = lost || b->slots[i].code == WR_ERR_CONNECTION || b->slots[i].code == PENDING;
         if (!lost || attempt == RECONNECT_TRIES)
             return status;
         wr_log(WR_LOG_WARN, "dlq", "replay %s: broker connection lost (%s); reconnecting", r->run,
-               err->message);
+               status == WR_OK ? "a publish was not confirmed" : err->message);
         status = mq_conn_reconnect(r->conn, mq_now_ms() + RECONNECT_WINDOW_MS, err);
         if (status == WR_OK)
             status = mq_publisher_resume(r->pub, err);
         if (status != WR_OK)
             return status;
+        for (size_t i = 0; i < b->count; i++)
+            if (b->slots[i].code != WR_OK)
+                b->slots[i].code = PENDING;
+        status = publish_batch(r, b, err);
     }
 }
 
-static wr_status mark_replayed(struct replay *r, const int64_t *ids, size_t count,
-                               struct wr_error *err)
+/* Marks what the broker confirmed replayed (even when the rest failed); a
+ * row that was not confirmed sets the stop reason. */
+static wr_status mark_batch(struct replay *r, const struct batch *b, struct wr_error *err)
 {
-    char *array = dlq_id_array(ids, count);
-    if (!array)
+    int64_t *confirmed = malloc((b->count ? b->count : 1) * sizeof *confirmed);
+    size_t n = 0;
+    if (!confirmed)
         return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    for (size_t i = 0; i < b->count; i++) {
+        if (b->slots[i].code == WR_OK)
+            confirmed[n++] = strtoll(db_result_value(b->rows, i, COL_ID), NULL, 10);
+        else if (!r->stop_reason[0])
+            snprintf(r->stop_reason, sizeof r->stop_reason, "dead letter %s was not replayed: %.400s",
+                     db_result_value(b->rows, i, COL_ID),
+                     b->slots[i].code == PENDING ? "no confirm" : b->slots[i].message);
+    }
+    char *array = n ? dlq_id_array(confirmed, n) : NULL;
     const char *params[] = {array, r->opt->by, r->run};
-    wr_status status = db_exec(r->db,
-                               "UPDATE dead_letters SET status = 'replayed', replayed_at = now(),"
-                               " replayed_by = $2, replay_run = $3"
-                               " WHERE id = ANY($1::bigint[]) AND status = 'dead'",
-                               3, params, NULL, err);
+    wr_status status = WR_OK;
+    if (n && !array)
+        status = wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    else if (n)
+        status = db_exec(r->db,
+                         "UPDATE dead_letters SET status = 'replayed', replayed_at = now(),"
+                         " replayed_by = $2, replay_run = $3"
+                         " WHERE id = ANY($1::bigint[]) AND status = 'dead'",
+                         3, params, NULL, err);
+    if (status == WR_OK)
+        r->replayed += n;
     free(array);
+    free(confirmed);
     return status;
 }
 
+/* Counts the run's replayed messages that died again: new records (made
+ * since the run began) linked to a record this run replayed. */
 static wr_status count_failed_again(struct replay *r, struct wr_error *err)
 {
     struct db_result *res = NULL;
-    const char *params[] = {r->run};
+    char newest[24];
+    snprintf(newest, sizeof newest, "%lld", (long long)r->newest_at_start);
+    const char *params[] = {r->run, newest};
     wr_status status = db_exec(r->db,
                                "SELECT count(*) FROM dead_letters again JOIN dead_letters replayed"
-                               " ON again.previous_id = replayed.id WHERE replayed.replay_run = $1",
-                               1, params, &res, err);
+                               " ON again.previous_id = replayed.id"
+                               " WHERE again.id > $2::bigint AND replayed.replay_run = $1",
+                               2, params, &res, err);
     if (status == WR_OK)
         r->failed_again = (size_t)strtoull(db_result_value(res, 0, 0), NULL, 10);
+    r->counted_at_ms = mq_now_ms();
     db_result_free(res);
     return status;
 }
@@ -247,49 +325,6 @@ static bool too_many_failures(struct replay *r)
     return true;
 }
 
-/* Replays ids[0..count) as one batch. */
-static wr_status replay_batch(struct replay *r, const int64_t *ids, size_t count,
-                              struct wr_error *err)
-{
-    struct db_result *rows = NULL;
-    char *array = dlq_id_array(ids, count);
-    if (!array)
-        return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
-    const char *params[] = {array};
-    wr_status status = db_exec(r->db, batch_sql, 1, params, &rows, err);
-    free(array);
-    size_t n = status == WR_OK ? db_result_rows(rows) : 0;
-    struct wr_error *slots = calloc(n ? n : 1, sizeof *slots);
-    int64_t *confirmed = malloc((n ? n : 1) * sizeof *confirmed);
-    size_t confirmed_count = 0;
-    if (status == WR_OK && (!slots || !confirmed))
-        status = wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
-    for (size_t i = 0; status == WR_OK && i < n; i++)
-        slots[i].code = PENDING;
-    if (status == WR_OK && n)
-        status = send_rows(r, rows, slots, err);
-    for (size_t i = 0; slots && confirmed && i < n; i++) {
-        if (slots[i].code == WR_OK)
-            confirmed[confirmed_count++] = strtoll(db_result_value(rows, i, COL_ID), NULL, 10);
-        else if (!r->stop_reason[0])
-            snprintf(r->stop_reason, sizeof r->stop_reason, "dead letter %s was not replayed: %s",
-                     db_result_value(rows, i, COL_ID),
-                     slots[i].code == PENDING ? "no confirm" : slots[i].message);
-    }
-    /* What the broker confirmed is marked even when the rest failed. */
-    wr_status marked = confirmed_count ? mark_replayed(r, confirmed, confirmed_count, err) : WR_OK;
-    if (status == WR_OK)
-        status = marked;
-    if (marked == WR_OK)
-        r->replayed += confirmed_count;
-    if (status == WR_OK && r->stop_reason[0])
-        status = wr_error_set(err, WR_ERR_IO, "%s", r->stop_reason);
-    free(confirmed);
-    free(slots);
-    db_result_free(rows);
-    return status;
-}
-
 /* After a ramp step: waits settle_ms, watching for re-failures. */
 static wr_status settle(struct replay *r, struct wr_error *err)
 {
@@ -308,38 +343,84 @@ static wr_status settle(struct replay *r, struct wr_error *err)
     return WR_OK;
 }
 
+/* The batches of the selection, in order. The first ramp_count are the
+ * ramp's steps, each settled before the next; after them, batches are
+ * pipelined: the next batch is read while the current one's confirms
+ * arrive, and published before the current one is marked, so the broker
+ * and the database work at the same time. */
 static wr_status run(struct replay *r, const struct dlq_selection *selection,
                      struct wr_error *err)
 {
     size_t batch = r->opt->rate > 0 && r->opt->rate < BATCH_MAX ? (size_t)r->opt->rate : BATCH_MAX;
     size_t position = 0, step = 0;
+    struct batch cur = {0}, next = {0};
     char phase[64];
+    wr_status status = WR_OK, published = WR_OK;
+    bool have_cur = false;
     if (batch == 0)
         batch = 1;
-    while (position < selection->count) {
-        if (r->opt->interrupted && *r->opt->interrupted) {
-            snprintf(r->stop_reason, sizeof r->stop_reason, "interrupted");
-            return WR_OK;
-        }
+    r->paced_from_ms = mq_now_ms();
+    while (status == WR_OK) {
         bool ramping = step < r->opt->ramp_count;
-        size_t size = ramping ? (size_t)r->opt->ramp[step] : batch;
-        if (size > selection->count - position)
-            size = selection->count - position;
-        wr_status status = replay_batch(r, selection->ids + position, size, err);
-        position += size;
+        if (!have_cur) { /* start (or restart after a ramp step): read and send one */
+            if (position == selection->count)
+                break;
+            size_t size = ramping ? (size_t)r->opt->ramp[step] : batch;
+            size = size < selection->count - position ? size : selection->count - position;
+            status = load_batch(r, selection->ids + position, size, &cur, err);
+            position += size;
+            published = status == WR_OK ? publish_batch(r, &cur, err) : status;
+            have_cur = status == WR_OK;
+            if (!have_cur)
+                break;
+        }
+        /* Read the next batch while this one's confirms come in. */
+        bool pipelined = !ramping && position < selection->count;
+        if (pipelined) {
+            size_t size = batch < selection->count - position ? batch : selection->count - position;
+            status = load_batch(r, selection->ids + position, size, &next, err);
+            position += size;
+        }
         if (status == WR_OK)
+            status = confirm_batch(r, &cur, published, err);
+        bool clean = status == WR_OK;
+        for (size_t i = 0; clean && i < cur.count; i++)
+            clean = cur.slots[i].code == WR_OK;
+        bool go_on = clean && !(r->opt->interrupted && *r->opt->interrupted);
+        if (pipelined && go_on)
+            published = publish_batch(r, &next, err);
+        wr_status marked = mark_batch(r, &cur, err);
+        if (status == WR_OK)
+            status = marked;
+        if (status == WR_OK && r->stop_reason[0])
+            status = wr_error_set(err, WR_ERR_IO, "%s", r->stop_reason);
+        if (status == WR_OK && (ramping || mq_now_ms() - r->counted_at_ms >= 1000))
             status = count_failed_again(r, err);
         if (ramping)
             snprintf(phase, sizeof phase, "step %zu/%zu (%ld)", step + 1, r->opt->ramp_count,
                      r->opt->ramp[step]);
         report(r, ramping ? phase : "batch");
+        batch_free(&cur);
+        have_cur = pipelined && go_on && status == WR_OK;
+        if (have_cur)
+            cur = next;
+        else
+            batch_free(&next);
+        memset(&next, 0, sizeof next);
         if (status == WR_OK && ramping && position < selection->count)
             status = settle(r, err);
         if (status != WR_OK || too_many_failures(r))
-            return status;
+            break;
+        if (r->opt->interrupted && *r->opt->interrupted) {
+            snprintf(r->stop_reason, sizeof r->stop_reason, "interrupted");
+            break;
+        }
         step += ramping;
     }
-    return WR_OK;
+    /* A batch published but never confirmed and marked is left dead: a
+     * later run sends it again (consumers drop the duplicate). */
+    batch_free(&cur);
+    return status;
 }
 
 static wr_status dry_run(struct replay *r, const struct dlq_selection *selection, json_t *outcome,
@@ -365,11 +446,22 @@ static wr_status dry_run(struct replay *r, const struct dlq_selection *selection
     return status;
 }
 
+static wr_status newest_record(struct replay *r, struct wr_error *err)
+{
+    struct db_result *res = NULL;
+    wr_status status =
+        db_exec(r->db, "SELECT coalesce(max(id), 0) FROM dead_letters", 0, NULL, &res, err);
+    if (status == WR_OK)
+        r->newest_at_start = strtoll(db_result_value(res, 0, 0), NULL, 10);
+    db_result_free(res);
+    return status;
+}
+
 static wr_status connect_broker(struct replay *r, struct wr_error *err)
 {
     struct mq_conn_options conn = {.url = r->opt->broker_url, .name = "warren dlq replay",
                                    .heartbeat_s = 30};
-    struct mq_publisher_options pub = {.max_in_flight = BATCH_MAX, .on_confirm = on_confirm};
+    struct mq_publisher_options pub = {.max_in_flight = 2 * BATCH_MAX, .on_confirm = on_confirm};
     if (!(r->conn = mq_conn_open(&conn, err)) ||
         !(r->pub = mq_publisher_create(r->conn, &pub, err)))
         return err->code;
@@ -397,6 +489,8 @@ wr_status dlq_replay(struct db_conn *db, const struct dlq_selection *selection,
     } else {
         if (selection->count)
             status = connect_broker(&r, err);
+        if (status == WR_OK)
+            status = newest_record(&r, err);
         if (status == WR_OK) {
             wr_log(WR_LOG_INFO, "dlq", "replay %s by %s: %zu dead letters", r.run,
                    options->by ? options->by : "?", selection->count);
