@@ -1,5 +1,6 @@
-/* The API's admin routes (admin key only): the dead-letter store through
- * dlq/, the same operations as `warrenctl dlq`. Each handler checks the
+/* The API's admin routes (admin key only): the queue report of `warrenctl
+ * status` (fleet/), and the dead-letter store through dlq/, the same
+ * operations as `warrenctl dlq`. Each handler checks the
  * key, reads its query string or JSON body (an unknown or bad field is a
  * 400 naming it), runs one dlq/ call on a connection of the store's pool
  * and answers its JSON. A replay runs to its end on the request's thread:
@@ -13,6 +14,7 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "dlq/dlq.h"
+#include "fleet/fleet.h"
 
 #define ADMIN_PREFIX "/v1/admin/dead-letters/"
 #define MAX_RAMP 16
@@ -115,6 +117,24 @@ static bool query_filter(const struct api_request *req, struct api_response *res
         }
     }
     return true;
+}
+
+void api_admin_queues(struct api_context *ctx, const struct api_request *req,
+                      struct api_response *res)
+{
+    char by[96];
+    bool ok = false;
+    if (!admin_only(ctx, req, res, by, sizeof by))
+        return;
+    struct fleet_report_source source = {
+        .control_socket = ctx->control_socket,
+        .topology_file = ctx->topology_file,
+        .management_url = ctx->management_url,
+        .vhost = ctx->vhost,
+    };
+    json_t *report = fleet_queues_report(&source, &ok);
+    answer(res, 200, report); /* "broker": {"reachable": false} says when figures are missing */
+    json_decref(report);
 }
 
 void api_admin_dead_letters(struct api_context *ctx, const struct api_request *req,

@@ -29,6 +29,9 @@ struct api_context {
     struct db_pool *deadletter_db; /* the deadletter service's store (admin routes) */
     const char *broker_url;        /* for replays (admin routes) */
     const char *topology_file;     /* for a replay's default settle */
+    const char *control_socket;    /* warren-fleet's (GET /v1/admin/queues) */
+    const char *management_url;    /* broker.management_url (GET /v1/admin/queues) */
+    char vhost[256];               /* broker.url's virtual host */
 };
 
 #define API_MAX_QUERY 16
@@ -94,8 +97,11 @@ bool api_authenticate(struct api_context *ctx, const struct api_request *req,
                       enum cfg_api_key_kind needed, struct api_response *res,
                       struct api_caller *caller);
 
-/* The admin routes of the dead-letter store (api/admin.c): list, groups,
- * stats, show, replay of one or a selection, discard. */
+/* The admin routes (api/admin.c): the queue report of `warrenctl status`,
+ * and the dead-letter store: list, groups, stats, show, replay of one or a
+ * selection, discard. */
+void api_admin_queues(struct api_context *ctx, const struct api_request *req,
+                      struct api_response *res);
 void api_admin_dead_letters(struct api_context *ctx, const struct api_request *req,
                             struct api_response *res);
 void api_admin_dead_letter_groups(struct api_context *ctx, const struct api_request *req,

@@ -101,6 +101,9 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
     ctx->deadletter_db = db_pool_create(cfg_str(cfg, CFG_DB_DEADLETTER_URL), 2);
     ctx->broker_url = cfg_str(cfg, CFG_BROKER_URL);
     ctx->topology_file = cfg_str(cfg, CFG_TOPOLOGY_FILE);
+    ctx->control_socket = cfg_str(cfg, CFG_FLEET_CONTROL_SOCKET);
+    ctx->management_url = cfg_str(cfg, CFG_BROKER_MANAGEMENT_URL);
+    cfg_broker_vhost(cfg, ctx->vhost, sizeof ctx->vhost);
     ctx->limits = api_order_limits_default();
     ctx->limits.max_body = (size_t)cfg_int(cfg, CFG_API_MAX_BODY);
     ctx->idempotency_lease_s = 30;

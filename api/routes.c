@@ -487,6 +487,7 @@ static const struct route routes[] = {
     {"GET", "/healthz", API_ROUTE_HEALTHZ, healthz},
     {"GET", "/readyz", API_ROUTE_READYZ, readyz},
     {"GET", "/metrics", API_ROUTE_METRICS, metrics},
+    {"GET", "/v1/admin/queues", API_ROUTE_ADMIN, api_admin_queues},
     {"GET", "/v1/admin/dead-letters", API_ROUTE_ADMIN, api_admin_dead_letters},
     {"GET", "/v1/admin/dead-letters/groups", API_ROUTE_ADMIN, api_admin_dead_letter_groups},
     {"GET", "/v1/admin/dead-letters/stats", API_ROUTE_ADMIN, api_admin_dead_letter_stats},

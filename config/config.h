@@ -84,6 +84,10 @@ void cfg_free(struct cfg *cfg);
 /* The value of a string or enum key. Never NULL; owned by cfg. */
 const char *cfg_str(const struct cfg *cfg, enum cfg_key key);
 
+/* The virtual host broker.url names, percent-decoded ("/" when it names
+ * none), into out. (config/vhost.c) */
+void cfg_broker_vhost(const struct cfg *cfg, char *out, size_t size);
+
 /* The value of an integer key, or a duration key in milliseconds. */
 int64_t cfg_int(const struct cfg *cfg, enum cfg_key key);
 

@@ -10,47 +10,13 @@
 #include "config/config.h"
 #include "core/log.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The vhost of an AMQP URL: the percent-decoded path after the host;
- * "/" when there is none or it is empty (as broker/ reads it). */
-static void vhost_of(const char *url, char *out, size_t size)
-{
-    const char *p = strstr(url, "://");
-    size_t o = 0;
-    p = p ? strchr(p + 3, '/') : NULL;
-    if (!p || !p[1]) {
-        snprintf(out, size, "/");
-        return;
-    }
-    for (p++; *p && *p != '?' && o + 1 < size; p++) {
-        int hi = p[0] == '%' ? hex_value(p[1]) : -1, lo = hi >= 0 ? hex_value(p[2]) : -1;
-        if (lo >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            p += 2;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = '\0';
-}
-
 static void fill_broker(const struct cfg *cfg, struct ctl_broker *out)
 {
     enum wr_log_level level;
     snprintf(out->url, sizeof out->url, "%s", cfg_str(cfg, CFG_BROKER_URL));
     snprintf(out->management_url, sizeof out->management_url, "%s",
              cfg_str(cfg, CFG_BROKER_MANAGEMENT_URL));
-    vhost_of(out->url, out->vhost, sizeof out->vhost);
+    cfg_broker_vhost(cfg, out->vhost, sizeof out->vhost);
     out->connect_timeout_ms = cfg_int(cfg, CFG_BROKER_CONNECT_TIMEOUT);
     if (wr_log_level_parse(cfg_str(cfg, CFG_LOG_LEVEL), &level) == 0)
         wr_log_set_level(level);

@@ -11,10 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/broker.h"
 #include "ctl/ctl.h"
 #include "fleet/fleet.h"
-#include "topology/topology.h"
 
 #define DEFAULT_WATCH_S 2
 
@@ -74,118 +72,6 @@ static int parse_args(int argc, char **argv, struct status_args *a)
             return ctl_usage_error("status", "unexpected argument '%s'", argv[i]);
     }
     return CTL_EXIT_OK;
-}
-
-/* ---- gathering ------------------------------------------------------------------------- */
-
-/* The rows without a fleet: each topology queue and its dead-letter queue. */
-static json_t *topology_rows(const char *path, json_t *doc)
-{
-    struct topo_model *model = NULL;
-    struct topo_diags diags = {0};
-    json_t *rows = json_array();
-    if (topo_load_file(path, &model, &diags) != WR_OK) {
-        json_object_set_new(
-            doc, "topology_error",
-            json_sprintf("%s: cannot be read (warrenctl topology validate %s)", path, path));
-        goto out;
-    }
-    for (size_t i = 0; i < model->queue_count; i++) {
-        char dead[160];
-        const struct topo_queue *q = &model->queues[i];
-        json_array_append_new(rows, json_pack("{s:s, s:s}", "queue", q->name, "service",
-                                              topo_service_name(q->service)));
-        if (topo_dead_queue_name(q->name, dead, sizeof dead) == WR_OK)
-            json_array_append_new(rows,
-                                  json_pack("{s:s, s:s}", "queue", dead, "service", "deadletter"));
-    }
-out:
-    topo_diags_free(&diags);
-    topo_model_free(model);
-    return rows;
-}
-
-/* The fleet's part of the document and the rows it runs (NULL: no fleet). */
-static json_t *fleet_rows(const struct ctl_fleet *settings, json_t *doc)
-{
-    struct fleet_status fs;
-    struct wr_error err;
-    if (fleet_status_fetch(settings->control_socket, &fs, &err) != WR_OK) {
-        json_object_set_new(doc, "fleet",
-                            json_pack("{s:b, s:s}", "running", 0, "detail", err.message));
-        return NULL;
-    }
-    json_object_set_new(doc, "fleet",
-                        json_pack("{s:b, s:i, s:I, s:i}", "running", 1, "pid", (int)fs.pid,
-                                  "uptime_s", (json_int_t)fs.uptime_s, "api_pid", (int)fs.api_pid));
-    json_t *rows = json_array();
-    for (size_t i = 0; i < fs.queue_count; i++)
-        json_array_append_new(rows,
-                              json_pack("{s:s, s:s, s:i, s:i}", "queue", fs.queues[i].name,
-                                        "service", fs.queues[i].service, "desired",
-                                        fs.queues[i].desired, "running", fs.queues[i].running));
-    fleet_status_free(&fs);
-    return rows;
-}
-
-static const struct mq_live_queue *live_queue(const struct mq_live_state *live, const char *name)
-{
-    for (size_t i = 0; i < live->queue_count; i++)
-        if (strcmp(live->queues[i].spec.name, name) == 0)
-            return &live->queues[i];
-    return NULL;
-}
-
-/* Adds the broker's figures to each row (null where the broker has no such queue). */
-static void add_broker_figures(json_t *rows, const struct mq_live_state *live)
-{
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        const char *name = json_string_value(json_object_get(row, "queue"));
-        const struct mq_live_queue *q = live_queue(live, name);
-        char dead_name[160];
-        const struct mq_live_queue *dead =
-            topo_dead_queue_name(name, dead_name, sizeof dead_name) == WR_OK
-                ? live_queue(live, dead_name)
-                : NULL;
-        json_object_set_new(row, "consumers",
-                            q ? json_integer((json_int_t)q->consumers) : json_null());
-        json_object_set_new(row, "ready",
-                            q ? json_integer((json_int_t)(q->messages - q->messages_unacked))
-                              : json_null());
-        json_object_set_new(row, "unacked",
-                            q ? json_integer((json_int_t)q->messages_unacked) : json_null());
-        json_object_set_new(row, "publish_per_s", q ? json_real(q->publish_rate) : json_null());
-        json_object_set_new(row, "deliver_per_s", q ? json_real(q->deliver_rate) : json_null());
-        json_object_set_new(row, "dead",
-                            dead ? json_integer((json_int_t)dead->messages) : json_null());
-    }
-}
-
-/* The whole document; *ok false when the broker or the topology failed. */
-static json_t *gather(const struct ctl_fleet *settings, bool *ok)
-{
-    json_t *doc = json_object();
-    json_t *rows = fleet_rows(settings, doc);
-    if (!rows)
-        rows = topology_rows(settings->topology_file, doc);
-    struct mq_live_state live;
-    struct wr_error err;
-    *ok = json_object_get(doc, "topology_error") == NULL;
-    if (mq_live_state_fetch(settings->broker.management_url, settings->broker.vhost, &live, &err) ==
-        WR_OK) {
-        json_object_set_new(doc, "broker", json_pack("{s:b}", "reachable", 1));
-        add_broker_figures(rows, &live);
-        mq_live_state_free(&live);
-    } else {
-        json_object_set_new(doc, "broker",
-                            json_pack("{s:b, s:s}", "reachable", 0, "detail", err.message));
-        *ok = false;
-    }
-    json_object_set_new(doc, "queues", rows);
-    return doc;
 }
 
 /* ---- printing ---------------------------------------------------------------------------- */
@@ -272,7 +158,13 @@ static void print_table(const json_t *doc)
 static bool show(const struct ctl_fleet *settings, const struct status_args *a)
 {
     bool ok;
-    json_t *doc = gather(settings, &ok);
+    struct fleet_report_source source = {
+        .control_socket = settings->control_socket,
+        .topology_file = settings->topology_file,
+        .management_url = settings->broker.management_url,
+        .vhost = settings->broker.vhost,
+    };
+    json_t *doc = fleet_queues_report(&source, &ok);
     if (a->json) {
         (void)json_dumpf(doc, stdout, a->watch ? JSON_COMPACT : JSON_INDENT(2));
         putchar('\n');

@@ -15,6 +15,8 @@
 #ifndef WARREN_FLEET_H
 #define WARREN_FLEET_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,5 +64,21 @@ wr_status fleet_scale(const char *socket_path, const char *const *assignments, s
  * WR_ERR_INVALID with a one-line reason in err. Used on both sides. */
 wr_status fleet_parse_assignment(const char *text, char name[128], int *workers,
                                  struct wr_error *err) WR_MUST_CHECK;
+
+/* Where the queue report's figures come from. */
+struct fleet_report_source {
+    const char *control_socket; /* fleet.control_socket */
+    const char *topology_file;  /* for the queues when no fleet runs */
+    const char *management_url; /* broker.management_url */
+    const char *vhost;
+};
+
+/* {"fleet": {"running", "pid", "uptime_s", "api_pid"} or {"running": false,
+ * "detail"}, "broker": {"reachable", "detail"?}, "queues": [{"queue",
+ * "service", "desired"?, "running"?, "consumers", "ready", "unacked",
+ * "publish_per_s", "deliver_per_s", "dead"}]} (broker figures null when
+ * the broker has no such queue). *ok is false when the broker or the
+ * topology could not be read. (fleet/queues.c) */
+json_t *fleet_queues_report(const struct fleet_report_source *source, bool *ok);
 
 #endif

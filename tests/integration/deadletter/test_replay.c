@@ -9,7 +9,7 @@
  * comes back as a new record linked to the first; a replay that survives a
  * broker restart and a deadletter worker killed while storing, losing
  * nothing and storing no record twice; the same operations on the API's
- * admin routes, which refuse a storefront key. */
+ * admin routes (and its queue report), which refuse a storefront key. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -473,6 +473,20 @@ START_TEST(admin_routes_list_show_replay_and_discard_and_refuse_a_storefront_key
     ck_assert_int_eq(status, 403);
     json_decref(admin(&api, "GET", path, NULL, "no-such-key", &status));
     ck_assert_int_eq(status, 401);
+
+    /* the queue report of `warrenctl status` */
+    json_decref(admin(&api, "GET", "/v1/admin/queues", NULL, "shop-a-key", &status));
+    ck_assert_int_eq(status, 403);
+    out = admin(&api, "GET", "/v1/admin/queues", NULL, "admin-key", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert(json_is_true(json_object_get(json_object_get(out, "broker"), "reachable")));
+    size_t k;
+    json_t *row;
+    bool listed = false;
+    json_array_foreach(json_object_get(out, "queues"), k, row) listed =
+        listed || strcmp(json_string_value(json_object_get(row, "queue")), queue) == 0;
+    ck_assert_msg(listed, "%s is not in the queue report", queue);
+    json_decref(out);
 
     /* list with a filter; a bad filter names its field */
     out = admin(&api, "GET", path, NULL, "admin-key", &status);
