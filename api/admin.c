@@ -286,7 +286,10 @@ static void run_replay(struct api_context *ctx, struct db_conn *db,
     struct wr_error err;
     json_t *outcome = NULL;
     opt->broker_url = ctx->broker_url;
+    opt->mark_db = opt->dry_run ? NULL : db_pool_acquire(ctx->deadletter_db, &err);
     wr_status status = dlq_replay(db, selection, opt, &outcome, &err);
+    if (opt->mark_db)
+        db_pool_release(ctx->deadletter_db, opt->mark_db);
     if (status == WR_OK || (outcome && json_integer_value(json_object_get(outcome, "replayed"))))
         answer(res, 200, outcome);
     else

@@ -98,7 +98,7 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
                              (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
     ctx->orders_db = db_pool_create(cfg_str(cfg, CFG_DB_ORDER_URL),
                                     (size_t)cfg_int(cfg, CFG_API_MAX_CONNECTIONS) / 8 + 4);
-    ctx->deadletter_db = db_pool_create(cfg_str(cfg, CFG_DB_DEADLETTER_URL), 2);
+    ctx->deadletter_db = db_pool_create(cfg_str(cfg, CFG_DB_DEADLETTER_URL), 4);
     ctx->broker_url = cfg_str(cfg, CFG_BROKER_URL);
     ctx->topology_file = cfg_str(cfg, CFG_TOPOLOGY_FILE);
     ctx->control_socket = cfg_str(cfg, CFG_FLEET_CONTROL_SOCKET);

@@ -338,7 +338,8 @@ static void show_progress(const struct dlq_replay_progress *p, void *user)
             p->failed_again, p->rate_per_s, p->phase, tty ? "" : "\n");
 }
 
-static int run_replay(const struct cfg *cfg, struct db_conn *db, struct dlq_args *a,
+static int run_replay(const struct ctl_context *ctx, const struct cfg *cfg, struct db_conn *db,
+                      struct dlq_args *a,
                       const struct dlq_selection *selection)
 {
     char by[128], settle[32];
@@ -359,12 +360,17 @@ static int run_replay(const struct cfg *cfg, struct db_conn *db, struct dlq_args
         fprintf(stderr, "replay: ramping; after each step, watching %s for messages that die "
                         "again (--settle)\n", settle);
     }
+    /* a second connection marks records while the next batch goes out */
+    struct db_conn *mark_db =
+        a->dry_run ? NULL : ctl_database_open(ctx, CFG_DB_DEADLETTER_URL, NULL);
+    opt.mark_db = mark_db;
     struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     wr_status status = dlq_replay(db, selection, &opt, &outcome, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    db_close(mark_db);
     if (tty && !a->json && !a->dry_run && selection->count)
         fputc('\n', stderr);
     bool stopped = json_is_true(json_object_get(outcome, "stopped"));
@@ -487,7 +493,7 @@ static int run(const struct ctl_context *ctx, struct dlq_args *a)
             code = status == WR_ERR_INVALID ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
             goto out;
         }
-        code = a->sub == ON_REPLAY ? run_replay(cfg, db, a, &selection)
+        code = a->sub == ON_REPLAY ? run_replay(ctx, cfg, db, a, &selection)
                                    : run_discard(db, a, &selection);
     } else if (a->sub == ON_PURGE) {
         code = run_purge(cfg, db, a);

@@ -140,6 +140,8 @@ struct dlq_replay_options {
     void (*progress)(const struct dlq_replay_progress *progress, void *user);
     void *user;
     volatile sig_atomic_t *interrupted; /* stop between batches when set; may be NULL */
+    struct db_conn *mark_db;  /* a second connection to the store: records are marked on
+                               * it while the next batch goes out (NULL: one at a time) */
 };
 
 /* The settle a ramp step needs to see a replayed message die again: the

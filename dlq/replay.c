@@ -8,6 +8,7 @@
  * each batch, and while a ramp step settles, the run counts its messages
  * that died again (new records linked to the ones it replayed) and stops
  * itself beyond options->max_failures. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,26 @@
 #include "dlq/internal.h"
 #include "topology/topology.h"
 
-#define BATCH_MAX 1000
+#define BATCH_MAX 4000
 #define RECONNECT_TRIES 5
 #define RECONNECT_WINDOW_MS 60000
 #define PENDING 1 /* a publish whose confirm has not come yet */
 
+/* The UPDATE of one batch's records, run on a second connection. */
+struct replay_marker {
+    pthread_t thread;
+    bool running;
+    struct db_conn *db;
+    char *ids; /* "{1,2,3}" (owned) */
+    const char *by, *run;
+    size_t count;
+    wr_status status;
+    struct wr_error err;
+};
+
 struct replay {
     struct db_conn *db;
+    struct replay_marker marker;
     const struct dlq_replay_options *opt;
     struct mq_conn *conn;
     struct mq_publisher *pub;
@@ -245,14 +259,50 @@ static wr_status confirm_batch(struct replay *r, struct batch *b, wr_status publ
     }
 }
 
+static const char mark_sql[] = "UPDATE dead_letters SET status = 'replayed', replayed_at = now(),"
+                               " replayed_by = $2, replay_run = $3"
+                               " WHERE id = ANY($1::bigint[]) AND status = 'dead'";
+
+static void *mark_in_background(void *arg)
+{
+    struct replay_marker *m = arg;
+    const char *params[] = {m->ids, m->by, m->run};
+    m->status = db_exec(m->db, mark_sql, 3, params, NULL, &m->err);
+    return NULL;
+}
+
+/* Waits for the batch being marked in the background, if any. */
+static wr_status mark_wait(struct replay *r, struct wr_error *err)
+{
+    struct replay_marker *m = &r->marker;
+    if (!m->running)
+        return WR_OK;
+    pthread_join(m->thread, NULL);
+    m->running = false;
+    free(m->ids);
+    m->ids = NULL;
+    if (m->status != WR_OK) {
+        *err = m->err;
+        return m->status;
+    }
+    r->replayed += m->count;
+    return WR_OK;
+}
+
 /* Marks what the broker confirmed replayed (even when the rest failed); a
- * row that was not confirmed sets the stop reason. */
+ * row that was not confirmed sets the stop reason. With options->mark_db
+ * the UPDATE runs on that connection in the background (mark_wait collects
+ * it) while the run goes on with the next batch on its own. */
 static wr_status mark_batch(struct replay *r, const struct batch *b, struct wr_error *err)
 {
+    struct replay_marker *m = &r->marker;
+    wr_status status = mark_wait(r, err);
     int64_t *confirmed = malloc((b->count ? b->count : 1) * sizeof *confirmed);
     size_t n = 0;
-    if (!confirmed)
-        return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    if (status != WR_OK || !confirmed) {
+        free(confirmed);
+        return status != WR_OK ? status : wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    }
     for (size_t i = 0; i < b->count; i++) {
         if (b->slots[i].code == WR_OK)
             confirmed[n++] = strtoll(db_result_value(b->rows, i, COL_ID), NULL, 10);
@@ -262,21 +312,28 @@ static wr_status mark_batch(struct replay *r, const struct batch *b, struct wr_e
                      b->slots[i].code == PENDING ? "no confirm" : b->slots[i].message);
     }
     char *array = n ? dlq_id_array(confirmed, n) : NULL;
-    const char *params[] = {array, r->opt->by, r->run};
-    wr_status status = WR_OK;
-    if (n && !array)
-        status = wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
-    else if (n)
-        status = db_exec(r->db,
-                         "UPDATE dead_letters SET status = 'replayed', replayed_at = now(),"
-                         " replayed_by = $2, replay_run = $3"
-                         " WHERE id = ANY($1::bigint[]) AND status = 'dead'",
-                         3, params, NULL, err);
-    if (status == WR_OK)
-        r->replayed += n;
-    free(array);
     free(confirmed);
-    return status;
+    if (!n)
+        return WR_OK;
+    if (!array)
+        return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
+    *m = (struct replay_marker){.db = r->opt->mark_db, .ids = array, .by = r->opt->by,
+                                .run = r->run, .count = n};
+    if (m->db && pthread_create(&m->thread, NULL, mark_in_background, m) == 0) {
+        m->running = true;
+        return WR_OK;
+    }
+    m->db = r->db; /* no second connection (or no thread): mark here */
+    mark_in_background(m);
+    m->running = false;
+    free(m->ids);
+    m->ids = NULL;
+    if (m->status != WR_OK) {
+        *err = m->err;
+        return m->status;
+    }
+    r->replayed += n;
+    return WR_OK;
 }
 
 /* Counts the run's replayed messages that died again: new records (made
@@ -394,6 +451,8 @@ static wr_status run(struct replay *r, const struct dlq_selection *selection,
             status = marked;
         if (status == WR_OK && r->stop_reason[0])
             status = wr_error_set(err, WR_ERR_IO, "%s", r->stop_reason);
+        if (status == WR_OK && ramping)
+            status = mark_wait(r, err); /* the step's records are marked before it settles */
         if (status == WR_OK && (ramping || mq_now_ms() - r->counted_at_ms >= 1000))
             status = count_failed_again(r, err);
         if (ramping)
@@ -420,7 +479,8 @@ static wr_status run(struct replay *r, const struct dlq_selection *selection,
     /* A batch published but never confirmed and marked is left dead: a
      * later run sends it again (consumers drop the duplicate). */
     batch_free(&cur);
-    return status;
+    wr_status marked = mark_wait(r, status == WR_OK ? err : &(struct wr_error){0});
+    return status == WR_OK ? marked : status;
 }
 
 static wr_status dry_run(struct replay *r, const struct dlq_selection *selection, json_t *outcome,
