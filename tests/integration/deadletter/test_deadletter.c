@@ -3,7 +3,7 @@
  * headers, published to "<queue>.dead" keys of a world queue that a
  * warren-worker --service deadletter consumes, are stored once with every
  * field (a redelivered copy too); list filters, show, stats, --json and the
- * exit codes. */
+ * exit codes; retention purging old replayed and discarded records only. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +346,46 @@ START_TEST(test_exit_codes)
 }
 END_TEST
 
+START_TEST(test_retention_purges_old_replayed_and_discarded_records_only)
+{
+    char queue[160];
+    struct wr_error err;
+    ts_unique_name("it-retention", queue, sizeof queue);
+    struct db_conn *db = ts_db("deadletter");
+    const char *params[] = {queue};
+    /* per status: one 40 days old, one from today */
+    ck_assert_msg(db_exec(db,
+                          "INSERT INTO dead_letters (queue, dead_queue, message_id, headers, body,"
+                          " attempts, dead_at, stored_at, status, replayed_at, discarded_at)"
+                          " SELECT $1, $1 || '.dead', gen_random_uuid()::text, '{}', '\\x7b7d', 5,"
+                          " now() - age, now() - age, s,"
+                          " CASE WHEN s = 'replayed' THEN now() - age END,"
+                          " CASE WHEN s = 'discarded' THEN now() - age END"
+                          " FROM unnest(ARRAY['dead', 'replayed', 'discarded']) s,"
+                          " unnest(ARRAY[interval '40 days', interval '1 hour']) age",
+                          1, params, NULL, &err) == WR_OK,
+                  "%s", err.message);
+    struct ts_ctl_run run;
+    const char *const purge[] = {"dlq", "purge", "--older-than", "30", NULL};
+    ts_ctl(&run, purge);
+    ck_assert_msg(run.status == 0 && strstr(run.out, "purged"), "%s%s", run.out, run.err);
+    ts_ctl_free(&run);
+    ck_assert_int_eq(ts_db_number(db, "SELECT count(*) FROM dead_letters WHERE queue = $1", queue,
+                                  NULL),
+                     4); /* the old dead one and the three recent ones */
+    ck_assert_int_eq(ts_db_number(db,
+                                  "SELECT count(*) FROM dead_letters WHERE queue = $1"
+                                  " AND status <> 'dead' AND stored_at < now() - interval '30 days'",
+                                  queue, NULL),
+                     0);
+    const char *const bad[] = {"dlq", "purge", "--older-than", "soon", NULL};
+    ts_ctl(&run, bad);
+    ck_assert_int_eq(run.status, 2);
+    ts_ctl_free(&run);
+    db_close(db);
+}
+END_TEST
+
 static Suite *deadletter_suite(void)
 {
     Suite *s = suite_create("deadletter");
@@ -355,6 +395,7 @@ static Suite *deadletter_suite(void)
     tcase_add_test(tc, test_stored_once_with_every_field);
     tcase_add_test(tc, test_list_filters_stats_and_usage);
     tcase_add_test(tc, test_exit_codes);
+    tcase_add_test(tc, test_retention_purges_old_replayed_and_discarded_records_only);
     suite_add_tcase(s, tc);
     return s;
 }
