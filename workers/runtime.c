@@ -39,6 +39,7 @@
 
 #define RELAY_BATCH 500
 #define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
+#define DRAIN_QUIET_MS 1500 /* on SIGTERM, stop once nothing arrived for this long */
 
 struct worker {
     const struct wrk_options *opt;
@@ -632,7 +633,9 @@ static void drain(struct worker *w, struct batch *b)
     size_t drained = 0;
     while (wr_monotonic_ms() < deadline) {
         struct mq_delivery *d = NULL;
-        if (mq_consumer_next(w->consumer, 300, &d, &err) != WR_OK)
+        /* a quorum queue can still hand over what it had in flight to
+         * the consumer after cancel-ok: wait for a quiet spell */
+        if (mq_consumer_next(w->consumer, DRAIN_QUIET_MS, &d, &err) != WR_OK)
             break;
         handle_batch(w, b, d);
         drained++;
