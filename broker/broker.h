@@ -265,6 +265,13 @@ wr_status mq_ack(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_
 wr_status mq_nack(struct mq_consumer *consumer, uint64_t delivery_tag, bool requeue,
                   struct wr_error *err) WR_MUST_CHECK;
 
+/* Acknowledges, in one basic.ack with `multiple`, every delivery of the
+ * consumer's channel up to and including delivery_tag that is not settled
+ * yet: for a caller that settles deliveries in the order they came and has
+ * settled every earlier one. Errors as for mq_ack. */
+wr_status mq_ack_through(struct mq_consumer *consumer, uint64_t delivery_tag,
+                         struct wr_error *err) WR_MUST_CHECK;
+
 /* Stops new deliveries (basic.cancel) while keeping the channel open so
  * held messages can still be acked; used for graceful shutdown. */
 wr_status mq_consumer_cancel(struct mq_consumer *consumer, struct wr_error *err);

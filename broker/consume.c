@@ -220,6 +220,15 @@ wr_status mq_ack(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_
     return mq__status_from_library(consumer->conn, rc, "ack", err);
 }
 
+wr_status mq_ack_through(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_error *err)
+{
+    wr_status status = check_tag(consumer, delivery_tag, "ack", err);
+    if (status != WR_OK)
+        return status;
+    int rc = amqp_basic_ack(consumer->conn->amqp, MQ_CHANNEL, delivery_tag & TAG_MASK, 1);
+    return mq__status_from_library(consumer->conn, rc, "ack", err);
+}
+
 wr_status mq_nack(struct mq_consumer *consumer, uint64_t delivery_tag, bool requeue,
                   struct wr_error *err)
 {

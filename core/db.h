@@ -34,10 +34,21 @@ size_t db_result_rows(const struct db_result *result);
 const char *db_result_value(const struct db_result *result, size_t row, int column);
 void db_result_free(struct db_result *result);
 
-/* BEGIN / COMMIT / ROLLBACK (rollback is best effort and never fails). */
+/* BEGIN / COMMIT / ROLLBACK (rollback is best effort and never fails).
+ * db_begin sends nothing: BEGIN goes with the transaction's next statement
+ * in one round trip, so it cannot fail itself; a transaction with no
+ * statement commits and rolls back without a word to the server. */
 wr_status db_begin(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 wr_status db_commit(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
 void db_rollback(struct db_conn *db);
+
+/* Runs sql (as db_exec) and then COMMIT, in one round trip: for a
+ * transaction's last statement. WR_OK only when both succeeded (*result
+ * then holds sql's rows); on failure nothing is committed and the caller
+ * rolls back. */
+wr_status db_exec_commit(struct db_conn *db, const char *sql, int param_count,
+                         const char *const *params, struct db_result **result,
+                         struct wr_error *err) WR_MUST_CHECK;
 
 /* A fixed set of connections shared by threads. Connections are opened
  * lazily, so a pool can be created while the database is down. */

@@ -23,21 +23,6 @@ wr_status wrk_incoming_decode(const struct mq_delivery *delivery, bool raw,
                               struct wrk_incoming *in);
 void wrk_incoming_clear(struct wrk_incoming *in);
 
-/* The transaction a handler works in (struct wrk_step is opaque to services). */
-struct wrk_step {
-    struct db_conn *db;
-    const struct wrk_incoming *in;
-    const char *downstream; /* set by wrk_step_downstream_failed, else NULL */
-};
-
-/* Schema of the runtime's tables (component "runtime"). */
-wr_status wrk_store_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
-
-/* Inside an open transaction: records the message's dedupe key. *fresh is
- * false when the key was seen before (a redelivery, replay or duplicate). */
-wr_status wrk_store_claim(struct db_conn *db, const struct wrk_incoming *in, bool *fresh,
-                          struct wr_error *err) WR_MUST_CHECK;
-
 /* One outbox row waiting to be published. */
 struct wrk_outbound {
     long long id;
@@ -49,17 +34,53 @@ struct wrk_outbound {
     char *body;
 };
 
-/* The unpublished outbox rows written for the dedupe keys in dedupe_keys,
- * a JSON array of strings (NULL = every unpublished row), oldest first,
- * at most limit. Free with wrk_outbound_free. */
+/* A growing list of outbox rows (zero-initialised when empty). */
+struct wrk_rows {
+    struct wrk_outbound *rows;
+    size_t count;
+    size_t cap;
+};
+
+/* Drops the rows from index keep on (keep 0: all), keeping the storage. */
+void wrk_rows_truncate(struct wrk_rows *rows, size_t keep);
+/* Frees the rows and the storage. */
+void wrk_rows_free(struct wrk_rows *rows);
+
+/* The transaction a handler works in (struct wrk_step is opaque to services). */
+struct wrk_step {
+    struct db_conn *db;
+    const struct wrk_incoming *in;
+    const char *downstream;   /* set by wrk_step_downstream_failed, else NULL */
+    struct wrk_rows *emitted; /* wrk_step_emit appends the step's messages here */
+};
+
+/* Schema of the runtime's tables (component "runtime"). */
+wr_status wrk_store_migrate(struct db_conn *db, struct wr_error *err) WR_MUST_CHECK;
+
+/* Inside an open transaction: records the message's dedupe key. *fresh is
+ * false when the key was seen before (a redelivery, replay or duplicate). */
+wr_status wrk_store_claim(struct db_conn *db, const struct wrk_incoming *in, bool *fresh,
+                          struct wr_error *err) WR_MUST_CHECK;
+
+/* Writes rows[from..] (what wrk_step_emit kept of the step's messages,
+ * without id and message id yet) to the outbox and commits the step's
+ * transaction, in one round trip (db_exec_commit), then fills in the rows'
+ * ids and message ids. With no such row it only commits. On failure
+ * nothing is committed: the caller rolls back and drops the rows. */
+wr_status wrk_store_commit(struct db_conn *db, const struct wrk_incoming *in, struct wrk_rows *rows,
+                           size_t from, struct wr_error *err) WR_MUST_CHECK;
+
+/* Appends to rows the unpublished outbox rows written for the dedupe keys
+ * in dedupe_keys, a JSON array of strings (NULL = every unpublished row),
+ * oldest first, at most limit, leaving out ids rows holds already. *added
+ * says how many were appended. */
 wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t limit,
-                            struct wrk_outbound **rows, size_t *count,
+                            struct wrk_rows *rows, size_t *added,
                             struct wr_error *err) WR_MUST_CHECK;
-void wrk_outbound_free(struct wrk_outbound *rows, size_t count);
 
 /* Marks rows published (after their confirms). */
-wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_outbound *rows,
-                                   size_t count, struct wr_error *err) WR_MUST_CHECK;
+wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_rows *rows,
+                                   struct wr_error *err) WR_MUST_CHECK;
 
 /* Fault injection for the crash tests: when the environment variable
  * WARREN_CRASH_AT names this point ("order:after_commit"; the service

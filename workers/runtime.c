@@ -137,15 +137,16 @@ static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *r
     return mq_publish(w->publisher, &msg, NULL, err);
 }
 
-/* Sends the unpublished outbox rows of the dedupe keys in keys (a JSON
- * array; NULL: any row) without waiting for confirms. The caller confirms
- * them with confirm_all() and then marks them with wrk_store_mark_published. */
-static wr_status send_pending(struct worker *w, const char *keys, struct wrk_outbound **rows,
-                              size_t *count, struct wr_error *err)
+/* Sends rows, waits for their confirms and marks them published. */
+static wr_status publish_rows(struct worker *w, const struct wrk_rows *rows, struct wr_error *err)
 {
-    wr_status status = wrk_store_pending(w->db, keys, RELAY_BATCH, rows, count, err);
-    for (size_t i = 0; status == WR_OK && i < *count; i++)
-        status = publish_outbound(w, &(*rows)[i], err);
+    wr_status status = WR_OK;
+    for (size_t i = 0; status == WR_OK && i < rows->count; i++)
+        status = publish_outbound(w, &rows->rows[i], err);
+    if (status == WR_OK)
+        status = confirm_all(w, err);
+    if (status == WR_OK && rows->count > 0)
+        status = wrk_store_mark_published(w->db, rows, err);
     return status;
 }
 
@@ -230,6 +231,7 @@ struct step_report {
     bool permanent;              /* STEP_FAILED: retrying cannot help */
     enum wrk_outage_event event; /* what it says about the downstream */
     const char *downstream;      /* WRK_DOWNSTREAM: the downstream named, or NULL */
+    bool duplicate;              /* STEP_ACK: the inbox had the key already */
 };
 
 enum wrk_outcome wrk_step_downstream_failed(struct wrk_step *step, const char *name)
@@ -238,12 +240,15 @@ enum wrk_outcome wrk_step_downstream_failed(struct wrk_step *step, const char *n
     return WRK_DOWNSTREAM;
 }
 
-/* Runs steps 1-2 of the header comment and fills report. */
+/* Runs steps 1-2 of the header comment and fills report. The step's
+ * outbox rows, written with its commit in one round trip, stay in emitted
+ * to be published from memory; a step that does not commit drops them. */
 static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
-                                 struct step_report *report)
+                                 struct step_report *report, struct wrk_rows *emitted)
 {
     struct wr_error err;
     bool fresh = false;
+    size_t emitted_before = emitted->count;
     fresh = w->service->raw; /* a raw service detects duplicates itself */
     if (db_begin(w->db, &err) != WR_OK ||
         (!w->service->raw && wrk_store_claim(w->db, in, &fresh, &err) != WR_OK)) {
@@ -251,9 +256,10 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
         wr_log(WR_LOG_WARN, "runtime", "database: %s", err.message);
         return STEP_REQUEUE;
     }
+    report->duplicate = !fresh;
     enum wrk_outcome outcome = WRK_DONE;
     if (fresh) {
-        struct wrk_step step = {.db = w->db, .in = in};
+        struct wrk_step step = {.db = w->db, .in = in, .emitted = emitted};
         wr_error_clear(&report->why);
         outcome = w->service->handle(w->state, &in->msg, &step, &report->why);
         report->event = outcome == WRK_DONE         ? WRK_OUTAGE_SUCCESS
@@ -263,12 +269,14 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
     }
     if (outcome != WRK_DONE) {
         db_rollback(w->db);
+        wrk_rows_truncate(emitted, emitted_before);
         report->permanent = outcome == WRK_PERMANENT;
         return STEP_FAILED;
     }
     wrk_crash_point(w->service->name, "before_commit");
-    if (db_commit(w->db, &err) != WR_OK) {
+    if (wrk_store_commit(w->db, in, emitted, emitted_before, &err) != WR_OK) {
         db_rollback(w->db);
+        wrk_rows_truncate(emitted, emitted_before);
         wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
         report->event = WRK_OUTAGE_NEUTRAL;
         return STEP_REQUEUE;
@@ -287,6 +295,16 @@ static wr_status settle(struct worker *w, const struct mq_delivery *d, bool ack)
     return status;
 }
 
+/* Acks last and every unsettled delivery before it on its channel. */
+static wr_status settle_through(struct worker *w, const struct mq_delivery *last)
+{
+    struct wr_error err;
+    wr_status status = mq_ack_through(w->consumer, last->delivery_tag, &err);
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "runtime", "ack failed: %s", err.message);
+    return status;
+}
+
 /* What becomes of one delivery of a batch. */
 enum settlement {
     SETTLE_ACK,     /* ack once everything the batch sent is confirmed */
@@ -300,7 +318,8 @@ struct batch {
     struct mq_delivery *deliveries[BATCH_MAX];
     enum settlement settle[BATCH_MAX];
     size_t count;
-    json_t *keys; /* dedupe keys whose outbox rows go out with this batch */
+    struct wrk_rows rows; /* outbox rows the batch's committed steps wrote */
+    json_t *duplicates;   /* dedupe keys seen before: their unpublished rows go out too */
 };
 
 /* ---- outage mode ----------------------------------------------------------------- */
@@ -389,7 +408,7 @@ static void sync_consumer(struct worker *w)
 /* ---- one delivery, and batches ----------------------------------------------------- */
 
 /* Steps 1-2 for one delivery, and the move of a failed one. */
-static enum settlement handle_one(struct worker *w, const struct mq_delivery *d, json_t *keys)
+static enum settlement handle_one(struct worker *w, const struct mq_delivery *d, struct batch *b)
 {
     struct wrk_incoming in;
     struct step_report report = {.permanent = true, .event = WRK_OUTAGE_NEUTRAL};
@@ -399,12 +418,13 @@ static enum settlement handle_one(struct worker *w, const struct mq_delivery *d,
     if (wrk_incoming_decode(d, w->service->raw, &in) != WR_OK)
         wr_error_set(&report.why, WR_ERR_INVALID, "%s", in.why_undecodable);
     else
-        result = run_step(w, &in, &report);
+        result = run_step(w, &in, &report, &b->rows);
     enum wrk_outage_change change = note_outage(w, &report);
     const char *why = report.why.message[0] ? report.why.message : "failed";
     bool dead = false;
     if (result == STEP_ACK) {
-        json_array_append_new(keys, json_string(in.dedupe_key));
+        if (report.duplicate)
+            json_array_append_new(b->duplicates, json_string(in.dedupe_key));
     } else if (change == WRK_OUTAGE_ENTER || change == WRK_OUTAGE_BACKOFF) {
         settle = SETTLE_RETURN; /* the downstream is down: not the message's fault */
     } else if (result == STEP_REQUEUE || w->service->raw) {
@@ -432,39 +452,60 @@ static enum wrk_metric metric_of(enum settlement settle, bool acked)
 
 /* Step 3 for a whole batch: one wait for every confirm, then the acks.
  * Handling deliveries in batches lets a busy worker pay the broker's
- * confirm latency once per batch instead of once per message. */
+ * confirm latency once per batch instead of once per message. The rows the
+ * steps wrote are kept in memory and published from there; only the keys
+ * of duplicates (whose rows a crash may have left unpublished) are looked
+ * up in the outbox. The mark is committed before the acks, so a worker
+ * that dies after it has nothing to publish again. */
 static void finish_batch(struct worker *w, struct batch *b)
 {
-    struct wrk_outbound *rows = NULL;
-    size_t count = 0;
+    size_t added = 0;
     struct wr_error err;
     wr_status status = WR_OK;
-    if (json_array_size(b->keys) > 0) {
-        char *keys = json_dumps(b->keys, JSON_COMPACT);
-        status = keys ? send_pending(w, keys, &rows, &count, &err) : WR_ERR_NOMEM;
+    if (json_array_size(b->duplicates) > 0) {
+        char *keys = json_dumps(b->duplicates, JSON_COMPACT);
+        status = keys ? wrk_store_pending(w->db, keys, RELAY_BATCH, &b->rows, &added, &err)
+                      : wr_error_set(&err, WR_ERR_NOMEM, "out of memory");
         free(keys);
     }
     if (status == WR_OK)
-        status = confirm_all(w, &err);
-    if (status == WR_OK)
-        status = wrk_store_mark_published(w->db, rows, count, &err);
-    wrk_outbound_free(rows, count);
+        status = publish_rows(w, &b->rows, &err);
+    wrk_rows_truncate(&b->rows, 0);
     if (status != WR_OK)
         wr_log(WR_LOG_WARN, "runtime", "publishing next messages: %s", err.message);
     else
         wrk_crash_point(w->service->name, "after_publish");
+    /* every delivery before the batch is settled, so when the whole batch
+     * is acked one basic.ack (multiple) settles it: one frame, and one
+     * settle command in the quorum queue's log, instead of one per message */
+    bool all_acked = status == WR_OK && b->count > 1;
+    for (size_t i = 0; i < b->count; i++)
+        all_acked = all_acked && b->settle[i] <= SETTLE_DEAD;
+    if (all_acked)
+        (void)settle_through(w, b->deliveries[b->count - 1]);
     bool requeued = status != WR_OK;
     for (size_t i = 0; i < b->count; i++) {
         bool ack = status == WR_OK && b->settle[i] <= SETTLE_DEAD;
         requeued = requeued || (!ack && b->settle[i] != SETTLE_RETURN);
-        (void)settle(w, b->deliveries[i], ack);
+        if (!all_acked)
+            (void)settle(w, b->deliveries[i], ack);
         wrk_metrics_count(w->metrics, metric_of(b->settle[i], ack));
         mq_delivery_free(b->deliveries[i]);
     }
     b->count = 0;
-    json_array_clear(b->keys);
+    json_array_clear(b->duplicates);
     if (requeued)
         sleep_ms(200); /* the database or broker is struggling: do not spin */
+}
+
+/* How many deliveries one batch takes: at most half the prefetch, so that
+ * the batch's acks reach the broker while the worker still holds the other
+ * half to work on; the broker refills the window meanwhile instead of the
+ * worker waiting for deliveries once the whole window was handled. */
+static size_t batch_limit(const struct worker *w)
+{
+    size_t half = w->prefetch / 2;
+    return half < 1 ? 1 : half > BATCH_MAX ? BATCH_MAX : half;
 }
 
 /* Handles first and whatever else has already arrived, up to BATCH_MAX.
@@ -483,10 +524,10 @@ static void handle_batch(struct worker *w, struct batch *b, struct mq_delivery *
     if (probe)
         (void)stop_consuming(w);
     while (d) {
-        b->settle[b->count] = handle_one(w, d, b->keys);
+        b->settle[b->count] = handle_one(w, d, b);
         b->deliveries[b->count++] = d;
         d = NULL;
-        if (probe || w->outage.state != WRK_OUTAGE_NONE || b->count == BATCH_MAX)
+        if (probe || w->outage.state != WRK_OUTAGE_NONE || b->count >= batch_limit(w))
             break;
         if (mq_consumer_next(w->consumer, 0, &d, &err) != WR_OK)
             d = NULL;
@@ -560,21 +601,20 @@ static void reconnect(struct worker *w)
 static void relay_outbox(struct worker *w)
 {
     struct wr_error err;
+    struct wrk_rows rows = {0};
     size_t count = 0, total = 0;
     do {
-        struct wrk_outbound *rows = NULL;
-        wr_status status = send_pending(w, NULL, &rows, &count, &err);
+        wr_status status = wrk_store_pending(w->db, NULL, RELAY_BATCH, &rows, &count, &err);
         if (status == WR_OK)
-            status = confirm_all(w, &err);
-        if (status == WR_OK)
-            status = wrk_store_mark_published(w->db, rows, count, &err);
-        wrk_outbound_free(rows, count);
+            status = publish_rows(w, &rows, &err);
+        wrk_rows_truncate(&rows, 0);
         if (status != WR_OK) {
             wr_log(WR_LOG_WARN, "runtime", "outbox relay: %s", err.message);
-            return;
+            break;
         }
         total += count;
     } while (count == RELAY_BATCH);
+    wrk_rows_free(&rows);
     if (total)
         wr_log(WR_LOG_INFO, "runtime", "relayed %zu outbox messages left from before", total);
 }
@@ -792,11 +832,12 @@ int wrk_run(const struct wrk_options *options)
     if (rc == 0 && !w.stopping) {
         wr_log(WR_LOG_INFO, "runtime", "%s worker consuming %s (prefetch %d)",
                w.service->name, w.queue->name, w.queue->prefetch);
-        struct batch batch = {.keys = json_array()};
+        struct batch batch = {.duplicates = json_array()};
         relay_outbox(&w);
         consume_loop(&w, &batch);
         drain(&w, &batch);
-        json_decref(batch.keys);
+        json_decref(batch.duplicates);
+        wrk_rows_free(&batch.rows);
         wr_log(WR_LOG_INFO, "runtime", "%s worker stopped", w.service->name);
     }
     teardown(&w);

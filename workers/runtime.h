@@ -51,9 +51,10 @@ struct db_conn *wrk_step_db(struct wrk_step *step);
 
 /* Queues a message for after the commit: published to broker.exchange ("orders")
  * with routing key and type `type`, the same order id, traceparent and
- * storefront, x-attempt 1. Takes a reference to body (the caller keeps
- * its own). Written to the outbox in this transaction, so it is sent if
- * and only if the transaction commits. */
+ * storefront, x-attempt 1. body is serialised now (the caller keeps its
+ * reference). Written to the outbox with this transaction's commit (in the
+ * same round trip), so it is sent if and only if the transaction commits.
+ * Fails only when out of memory (WR_ERR_NOMEM). */
 wr_status wrk_step_emit(struct wrk_step *step, const char *type, json_t *body) WR_MUST_CHECK;
 
 /* For handle() to return when the step failed because a downstream the

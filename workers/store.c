@@ -3,6 +3,8 @@
  * messages a committed step still has to publish). */
 #include "workers/internal.h"
 
+#include <stdbool.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,23 +56,138 @@ wr_status wrk_store_claim(struct db_conn *db, const struct wrk_incoming *in, boo
     return status;
 }
 
+static char *copy_or_null(const char *text)
+{
+    return text ? strdup(text) : NULL;
+}
+
+static void outbound_clear(struct wrk_outbound *row)
+{
+    free(row->message_id);
+    free(row->type);
+    free(row->order_id);
+    free(row->storefront);
+    free(row->traceparent);
+    free(row->body);
+}
+
+void wrk_rows_truncate(struct wrk_rows *rows, size_t keep)
+{
+    for (size_t i = keep; i < rows->count; i++)
+        outbound_clear(&rows->rows[i]);
+    if (keep < rows->count)
+        rows->count = keep;
+}
+
+void wrk_rows_free(struct wrk_rows *rows)
+{
+    wrk_rows_truncate(rows, 0);
+    free(rows->rows);
+    *rows = (struct wrk_rows){0};
+}
+
+/* A new zeroed row at the end of rows; NULL when out of memory. */
+static struct wrk_outbound *rows_push(struct wrk_rows *rows)
+{
+    if (rows->count == rows->cap) {
+        size_t cap = rows->cap ? rows->cap * 2 : 16;
+        struct wrk_outbound *bigger = realloc(rows->rows, cap * sizeof *bigger);
+        if (!bigger)
+            return NULL;
+        rows->rows = bigger;
+        rows->cap = cap;
+    }
+    struct wrk_outbound *row = &rows->rows[rows->count++];
+    *row = (struct wrk_outbound){0};
+    return row;
+}
+
+static bool rows_hold(const struct wrk_rows *rows, long long id)
+{
+    for (size_t i = 0; i < rows->count; i++)
+        if (rows->rows[i].id == id)
+            return true;
+    return false;
+}
+
+/* Fills row from text copies; false when out of memory (row is then cleared). */
+static bool outbound_fill(struct wrk_outbound *row, const char *const text[6])
+{
+    char **fields[] = {&row->message_id,  &row->type,        &row->order_id,
+                       &row->storefront, &row->traceparent, &row->body};
+    bool ok = true;
+    for (size_t i = 0; i < 6; i++) {
+        *fields[i] = copy_or_null(text[i]);
+        ok = ok && (*fields[i] || !text[i]);
+    }
+    if (!ok)
+        outbound_clear(row);
+    return ok;
+}
+
 wr_status wrk_step_emit(struct wrk_step *step, const char *type, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     if (!text)
         return WR_ERR_NOMEM;
     const struct wrk_message *msg = &step->in->msg;
-    const char *params[] = {step->in->dedupe_key, type, msg->order_id, msg->storefront,
-                            msg->traceparent, text};
-    struct wr_error err;
-    wr_status status = db_exec(step->db,
-                               "INSERT INTO wrk_outbox"
-                               " (dedupe_key, type, order_id, storefront, traceparent, body)"
-                               " VALUES ($1, $2, $3, $4, $5, $6)",
-                               6, params, NULL, &err);
-    if (status != WR_OK)
-        wr_log(WR_LOG_WARN, "runtime", "outbox: %s", err.message);
+    const char *fields[] = {NULL, type, msg->order_id, msg->storefront, msg->traceparent, text};
+    struct wrk_outbound *row = rows_push(step->emitted);
+    wr_status status = row && outbound_fill(row, fields) ? WR_OK : WR_ERR_NOMEM;
+    if (row && status != WR_OK)
+        step->emitted->count--;
     free(text);
+    return status;
+}
+
+/* [[type, body], ...] of rows[from..], the outbox rows of one step. */
+static char *emitted_json(const struct wrk_rows *rows, size_t from)
+{
+    json_t *list = json_array();
+    for (size_t i = from; list && i < rows->count; i++)
+        if (json_array_append_new(list, json_pack("[s, s]", rows->rows[i].type,
+                                                  rows->rows[i].body)) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    return text;
+}
+
+wr_status wrk_store_commit(struct db_conn *db, const struct wrk_incoming *in,
+                           struct wrk_rows *rows, size_t from, struct wr_error *err)
+{
+    if (from >= rows->count)
+        return db_commit(db, err);
+    char *emitted = emitted_json(rows, from);
+    if (!emitted)
+        return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+    const struct wrk_message *msg = &in->msg;
+    const char *params[] = {in->dedupe_key, msg->order_id, msg->storefront, msg->traceparent,
+                            emitted};
+    struct db_result *res = NULL;
+    /* ids come from the sequence in insertion order, which is the rows' order */
+    wr_status status = db_exec_commit(
+        db,
+        "WITH written AS (INSERT INTO wrk_outbox"
+        " (dedupe_key, type, order_id, storefront, traceparent, body)"
+        " SELECT $1, e.v->>0, $2, $3, $4, e.v->>1"
+        " FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n"
+        " RETURNING id, message_id)"
+        " SELECT id, message_id FROM written ORDER BY id",
+        5, params, &res, err);
+    free(emitted);
+    if (status == WR_OK && db_result_rows(res) != rows->count - from)
+        status = wr_error_set(err, WR_ERR_IO, "outbox: %zu rows written for %zu",
+                              db_result_rows(res), rows->count - from);
+    for (size_t i = 0; status == WR_OK && i < rows->count - from; i++) {
+        struct wrk_outbound *row = &rows->rows[from + i];
+        row->id = strtoll(db_result_value(res, i, 0), NULL, 10);
+        if (!(row->message_id = strdup(db_result_value(res, i, 1))))
+            status = wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+    }
+    db_result_free(res);
     return status;
 }
 
@@ -79,20 +196,14 @@ struct db_conn *wrk_step_db(struct wrk_step *step)
     return step->db;
 }
 
-static char *copy_or_null(const char *text)
-{
-    return text ? strdup(text) : NULL;
-}
-
 wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t limit,
-                            struct wrk_outbound **rows, size_t *count, struct wr_error *err)
+                            struct wrk_rows *rows, size_t *added, struct wr_error *err)
 {
     char limit_text[24];
     snprintf(limit_text, sizeof limit_text, "%zu", limit);
     const char *params[] = {dedupe_keys, limit_text};
     struct db_result *res = NULL;
-    *rows = NULL;
-    *count = 0;
+    *added = 0;
     wr_status status = db_exec(db,
                                "SELECT id, message_id, type, order_id, storefront, traceparent, body"
                                " FROM wrk_outbox WHERE published_at IS NULL"
@@ -103,41 +214,32 @@ wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t 
     if (status != WR_OK)
         return status;
     size_t n = db_result_rows(res);
-    *rows = calloc(n ? n : 1, sizeof **rows);
-    for (size_t i = 0; *rows && i < n; i++) {
-        struct wrk_outbound *row = &(*rows)[i];
-        row->id = strtoll(db_result_value(res, i, 0), NULL, 10);
-        row->message_id = copy_or_null(db_result_value(res, i, 1));
-        row->type = copy_or_null(db_result_value(res, i, 2));
-        row->order_id = copy_or_null(db_result_value(res, i, 3));
-        row->storefront = copy_or_null(db_result_value(res, i, 4));
-        row->traceparent = copy_or_null(db_result_value(res, i, 5));
-        row->body = copy_or_null(db_result_value(res, i, 6));
+    for (size_t i = 0; status == WR_OK && i < n; i++) {
+        long long id = strtoll(db_result_value(res, i, 0), NULL, 10);
+        if (rows_hold(rows, id))
+            continue;
+        const char *fields[6];
+        for (int c = 0; c < 6; c++)
+            fields[c] = db_result_value(res, i, c + 1);
+        struct wrk_outbound *row = rows_push(rows);
+        if (row)
+            row->id = id;
+        if (!row || !outbound_fill(row, fields)) {
+            if (row)
+                rows->count--;
+            status = wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+        } else {
+            (*added)++;
+        }
     }
     db_result_free(res);
-    if (!*rows)
-        return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
-    *count = n;
-    return WR_OK;
+    return status;
 }
 
-void wrk_outbound_free(struct wrk_outbound *rows, size_t count)
+wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_rows *rows,
+                                   struct wr_error *err)
 {
-    for (size_t i = 0; rows && i < count; i++) {
-        free(rows[i].message_id);
-        free(rows[i].type);
-        free(rows[i].order_id);
-        free(rows[i].storefront);
-        free(rows[i].traceparent);
-        free(rows[i].body);
-    }
-    free(rows);
-}
-
-wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_outbound *rows,
-                                   size_t count, struct wr_error *err)
-{
-    if (count == 0)
+    if (rows->count == 0)
         return WR_OK;
     char *ids = NULL;
     size_t size = 0;
@@ -145,10 +247,13 @@ wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_outbound
     if (!out)
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
     fputc('{', out);
-    for (size_t i = 0; i < count; i++)
-        fprintf(out, "%s%lld", i ? "," : "", rows[i].id);
+    for (size_t i = 0; i < rows->count; i++)
+        fprintf(out, "%s%lld", i ? "," : "", rows->rows[i].id);
     fputc('}', out);
-    fclose(out);
+    if (fclose(out) != 0) {
+        free(ids);
+        return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+    }
     const char *params[] = {ids};
     wr_status status = db_exec(db,
                                "UPDATE wrk_outbox SET published_at = now()"
