@@ -498,16 +498,6 @@ static void finish_batch(struct worker *w, struct batch *b)
         sleep_ms(200); /* the database or broker is struggling: do not spin */
 }
 
-/* How many deliveries one batch takes: at most half the prefetch, so that
- * the batch's acks reach the broker while the worker still holds the other
- * half to work on; the broker refills the window meanwhile instead of the
- * worker waiting for deliveries once the whole window was handled. */
-static size_t batch_limit(const struct worker *w)
-{
-    size_t half = w->prefetch / 2;
-    return half < 1 ? 1 : half > BATCH_MAX ? BATCH_MAX : half;
-}
-
 /* Handles first and whatever else has already arrived, up to BATCH_MAX.
  * In outage mode: while paused, deliveries are handed back unhandled; a
  * probe is handled alone, with the consumer stopped first so that nothing
@@ -527,7 +517,7 @@ static void handle_batch(struct worker *w, struct batch *b, struct mq_delivery *
         b->settle[b->count] = handle_one(w, d, b);
         b->deliveries[b->count++] = d;
         d = NULL;
-        if (probe || w->outage.state != WRK_OUTAGE_NONE || b->count >= batch_limit(w))
+        if (probe || w->outage.state != WRK_OUTAGE_NONE || b->count == BATCH_MAX)
             break;
         if (mq_consumer_next(w->consumer, 0, &d, &err) != WR_OK)
             d = NULL;
