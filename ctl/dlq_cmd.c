@@ -208,6 +208,21 @@ static void print_json(const json_t *value)
         putchar('\n');
 }
 
+/* The width of a column: its widest value of key in rows (at least the
+ * heading's, at most 60), so long queue names never shift the table. */
+static int column_width(const json_t *rows, const char *key, int heading)
+{
+    size_t i;
+    json_t *row;
+    int width = heading;
+    json_array_foreach(rows, i, row)
+    {
+        int len = (int)strlen(text_of(row, key));
+        width = len > width ? (len < 60 ? len : 60) : width;
+    }
+    return width;
+}
+
 static void print_list(const json_t *page)
 {
     const json_t *rows = json_object_get(page, "dead_letters");
@@ -217,11 +232,13 @@ static void print_list(const json_t *page)
         puts("no dead letters match");
         return;
     }
-    printf("%-8s %-24s %-20s %-22s %-36s %3s %-9s %s\n", "ID", "DEAD AT (UTC)", "QUEUE", "TYPE",
-           "ORDER", "TRY", "STATUS", "LAST ERROR");
+    int queue = column_width(rows, "queue", 5), type = column_width(rows, "type", 4);
+    printf("%-8s %-24s %-*s %-*s %-36s %3s %-9s %s\n", "ID", "DEAD AT (UTC)", queue, "QUEUE", type,
+           "TYPE", "ORDER", "TRY", "STATUS", "LAST ERROR");
     json_array_foreach(rows, i, row)
-        printf("%-8lld %-24s %-20s %-22s %-36s %3lld %-9s %.60s\n", number_of(row, "id"),
-               text_of(row, "dead_at"), text_of(row, "queue"), text_of(row, "type"),
+        printf("%-8lld %-24s %-*.*s %-*.*s %-36s %3lld %-9s %.60s\n", number_of(row, "id"),
+               text_of(row, "dead_at"), queue, queue, text_of(row, "queue"), type, type,
+               text_of(row, "type"),
                text_of(row, "correlation_id"), number_of(row, "attempts"), text_of(row, "status"),
                text_of(row, "last_error"));
     long long total = number_of(page, "total");
@@ -287,10 +304,13 @@ static void print_groups(const json_t *groups)
         puts("no dead letters match");
         return;
     }
-    printf("%-12s %7s %-20s %-22s %s\n", "GROUP", "COUNT", "QUEUE", "TYPE", "FINGERPRINT");
+    int queue = column_width(groups, "queue", 5), type = column_width(groups, "type", 4);
+    printf("%-12s %7s %-*s %-*s %s\n", "GROUP", "COUNT", queue, "QUEUE", type, "TYPE",
+           "FINGERPRINT");
     json_array_foreach(groups, i, g)
-        printf("%-12s %7lld %-20s %-22s %.70s\n", text_of(g, "group"), number_of(g, "count"),
-               text_of(g, "queue"), text_of(g, "type"), text_of(g, "fingerprint"));
+        printf("%-12s %7lld %-*.*s %-*.*s %.70s\n", text_of(g, "group"), number_of(g, "count"),
+               queue, queue, text_of(g, "queue"), type, type, text_of(g, "type"),
+               text_of(g, "fingerprint"));
     puts("replay or discard a group with --group GROUP");
 }
 
