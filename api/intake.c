@@ -3,14 +3,24 @@
  * Why one thread: a rabbitmq-c connection is not thread-safe, and the
  * broker pipelines confirms best over a single channel with many publishes
  * outstanding. Request threads queue jobs (a message and a place for the
- * outcome); the thread sends everything queued, then reads confirms for
- * up to a millisecond, and completes each job from the confirm callback.
- * So a burst of requests becomes one burst of publishes and one burst of
- * acks, whatever the number of request threads. */
+ * outcome); the thread sends everything queued, reads every confirm that
+ * has arrived, and completes each job from the confirm callback. Then it
+ * sleeps in poll() until the broker's socket or an eventfd (written by
+ * api_intake_submit while the thread sleeps) is readable. So a burst of
+ * requests becomes one burst of publishes and one burst of acks, whatever
+ * the number of request threads, and the thread uses no CPU between them
+ * (it used to read with a 1 ms timeout, which rabbitmq-c rounds down to a
+ * 0 ms poll: a busy loop that took half a core under load). */
 #include "api/intake.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -18,9 +28,9 @@ struct api_intake {
     struct api_intake_options options;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t work; /* signalled when a job is queued or on stop */
+    int wake_fd; /* eventfd, written when a job is queued while the thread sleeps, or on stop */
     struct api_intake_job *queue_head, *queue_tail;
-    bool idle; /* the thread sleeps in take_jobs: only then is `work` signalled */
+    bool sleeping; /* the thread is in (or entering) poll(): only then is wake_fd written */
     bool stopping;
     bool connected;
     /* owned by the thread */
@@ -96,29 +106,51 @@ static bool ensure_connected(struct api_intake *intake)
     return true;
 }
 
-/* Takes every queued job; waits while there is nothing to do. */
+/* Takes every queued job (NULL when none). */
 static struct api_intake_job *take_jobs(struct api_intake *intake, bool *stopping)
 {
     pthread_mutex_lock(&intake->lock);
-    /* Idle, wake once a second anyway: to retry a lost broker, and to read
-     * from a healthy one so its heartbeats flow (an idle connection that
-     * never reads is dropped by the broker). */
-    while (!intake->queue_head && !intake->stopping &&
-           (!intake->pub || mq_publisher_in_flight(intake->pub) == 0)) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        intake->idle = true;
-        int waited = pthread_cond_timedwait(&intake->work, &intake->lock, &until);
-        intake->idle = false;
-        if (waited != 0)
-            break;
-    }
     struct api_intake_job *jobs = intake->queue_head;
     intake->queue_head = intake->queue_tail = NULL;
     *stopping = intake->stopping;
     pthread_mutex_unlock(&intake->lock);
     return jobs;
+}
+
+/* Sleeps until a job is queued, the broker has sent something, or the
+ * timeout passes: 100 ms while publishes are in flight (to fail those past
+ * their confirm timeout), else a second (to retry a lost broker, and to
+ * read from a healthy one so heartbeats flow: an idle connection that
+ * never reads is dropped by the broker). Returns at once if work is
+ * queued. Call only after mq_publisher_poll(pub, 0, ...) (see
+ * mq_conn_socket). */
+static void wait_for_work(struct api_intake *intake)
+{
+    pthread_mutex_lock(&intake->lock);
+    bool work = intake->queue_head || intake->stopping;
+    intake->sleeping = !work;
+    pthread_mutex_unlock(&intake->lock);
+    if (work)
+        return;
+    struct pollfd fds[2] = {{.fd = intake->wake_fd, .events = POLLIN},
+                            {.fd = mq_conn_socket(intake->conn), .events = POLLIN}};
+    int timeout_ms = intake->pub && mq_publisher_in_flight(intake->pub) > 0 ? 100 : 1000;
+    if (poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
+        wr_log(WR_LOG_WARN, "intake", "poll: %s", strerror(errno));
+    pthread_mutex_lock(&intake->lock);
+    intake->sleeping = false;
+    pthread_mutex_unlock(&intake->lock);
+    uint64_t count;
+    if (fds[0].revents & POLLIN)
+        (void)!read(intake->wake_fd, &count, sizeof count); /* resets the eventfd */
+}
+
+/* Wakes the thread from wait_for_work; called with the lock held. */
+static void wake_locked(struct api_intake *intake)
+{
+    uint64_t one = 1;
+    intake->sleeping = false; /* one write per sleep is enough */
+    (void)!write(intake->wake_fd, &one, sizeof one);
 }
 
 static void publish_jobs(struct api_intake *intake, struct api_intake_job *jobs)
@@ -152,13 +184,14 @@ static void *intake_thread(void *arg)
         publish_jobs(intake, jobs);
         if (intake->pub) {
             struct wr_error err;
-            int64_t wait_ms = mq_publisher_in_flight(intake->pub) > 0 ? 1 : 0;
-            if (mq_publisher_poll(intake->pub, wait_ms, &err) != WR_OK &&
+            if (mq_publisher_poll(intake->pub, 0, &err) != WR_OK &&
                 !mq_conn_is_open(intake->conn)) {
                 wr_log(WR_LOG_WARN, "intake", "broker connection lost: %s", err.message);
                 drop_connection(intake);
             }
         }
+        if (!stopping)
+            wait_for_work(intake);
     }
     if (intake->pub) {
         struct wr_error err;
@@ -180,11 +213,16 @@ struct api_intake *api_intake_start(const struct api_intake_options *options,
     intake->options = *options;
     if (!intake->options.max_in_flight)
         intake->options.max_in_flight = 1024;
+    intake->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (intake->wake_fd < 0) {
+        free(intake);
+        wr_error_set(err, WR_ERR_NOMEM, "eventfd: %s", strerror(errno));
+        return NULL;
+    }
     pthread_mutex_init(&intake->lock, NULL);
-    pthread_cond_init(&intake->work, NULL);
     if (pthread_create(&intake->thread, NULL, intake_thread, intake) != 0) {
-        pthread_cond_destroy(&intake->work);
         pthread_mutex_destroy(&intake->lock);
+        close(intake->wake_fd);
         free(intake);
         wr_error_set(err, WR_ERR_NOMEM, "cannot start the publisher thread");
         return NULL;
@@ -198,11 +236,11 @@ void api_intake_stop(struct api_intake *intake)
         return;
     pthread_mutex_lock(&intake->lock);
     intake->stopping = true;
-    pthread_cond_signal(&intake->work);
+    wake_locked(intake);
     pthread_mutex_unlock(&intake->lock);
     pthread_join(intake->thread, NULL);
-    pthread_cond_destroy(&intake->work);
     pthread_mutex_destroy(&intake->lock);
+    close(intake->wake_fd);
     free(intake);
 }
 
@@ -222,8 +260,8 @@ void api_intake_submit(struct api_intake *intake, struct api_intake_job *job)
     else
         intake->queue_head = job;
     intake->queue_tail = job;
-    if (intake->idle) /* a busy thread picks the job up on its next round */
-        pthread_cond_signal(&intake->work);
+    if (intake->sleeping) /* a busy thread picks the job up on its next round */
+        wake_locked(intake);
     pthread_mutex_unlock(&intake->lock);
 }
 

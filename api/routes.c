@@ -29,10 +29,16 @@ struct route {
     route_fn handle;
 };
 
+/* A version 4 UUID from OpenSSL's generator, as for traceparent: libuuid's
+ * uuid_generate_random reseeds itself with about eight system calls
+ * (getpid, getuid, getrandom ...) on every call, a tenth of a request's. */
 static void new_uuid(char out[37])
 {
     uuid_t id;
-    uuid_generate_random(id);
+    if (RAND_bytes(id, sizeof id) != 1)
+        uuid_generate_random(id);
+    id[6] = (unsigned char)((id[6] & 0x0f) | 0x40); /* version 4 */
+    id[8] = (unsigned char)((id[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     uuid_unparse_lower(id, out);
 }
 

@@ -46,6 +46,12 @@ void mq_conn_close(struct mq_conn *conn);
 /* True while the socket and channel are believed usable. */
 bool mq_conn_is_open(const struct mq_conn *conn);
 
+/* The socket of an open conn (-1 otherwise), only to poll() for POLLIN in
+ * a caller's own event loop; never read or write it. Once a
+ * mq_publisher_poll(pub, 0, ...) has returned, no complete frame is held
+ * in memory, so waiting for the socket to become readable is safe. */
+int mq_conn_socket(const struct mq_conn *conn);
+
 /* Drops the current socket (if any) and connects again, sleeping with a
  * doubling backoff (100 ms up to reconnect_max_backoff_ms) between tries,
  * until it succeeds or deadline_ms (CLOCK_MONOTONIC ms, 0 = no deadline)

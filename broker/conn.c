@@ -394,6 +394,11 @@ bool mq_conn_is_open(const struct mq_conn *conn)
     return conn && conn->state == MQ_CONN_OPEN;
 }
 
+int mq_conn_socket(const struct mq_conn *conn)
+{
+    return mq_conn_is_open(conn) ? amqp_get_sockfd(conn->amqp) : -1;
+}
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
