@@ -40,6 +40,7 @@
 #define RELAY_BATCH 500
 #define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
 #define DRAIN_QUIET_MS 1500 /* on SIGTERM, stop once nothing arrived for this long */
+#define DRAIN_FILL_QUIET_MS 200 /* on SIGTERM, before the cancel: see drain() */
 
 struct worker {
     const struct wrk_options *opt;
@@ -653,18 +654,49 @@ static void consume_loop(struct worker *w, struct batch *b)
     }
 }
 
+/* Handles deliveries already taken, in the order they came, in batches,
+ * taking no other meanwhile (so a batch's one multiple ack covers exactly
+ * these). */
+static void handle_taken(struct worker *w, struct batch *b, struct mq_delivery **taken,
+                         size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (w->outage.state == WRK_OUTAGE_PAUSED) {
+            hand_back(w, taken[i]);
+            continue;
+        }
+        b->settle[b->count] = handle_one(w, taken[i], b);
+        b->deliveries[b->count++] = taken[i];
+        if (b->count == BATCH_MAX || w->outage.state != WRK_OUTAGE_NONE)
+            finish_batch(w, b);
+    }
+    if (b->count)
+        finish_batch(w, b);
+}
+
 /* SIGTERM: no new deliveries; finish and ack those already received. */
 static void drain(struct worker *w, struct batch *b)
 {
     struct wr_error err;
     int64_t deadline = wr_monotonic_ms() + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
-    if (mq_consumer_cancel(w->consumer, &err) != WR_OK)
-        return;
-    size_t drained = 0;
-    while (wr_monotonic_ms() < deadline) {
+    size_t drained = 0, held = 0, window = w->prefetch ? w->prefetch : 1;
+    struct mq_delivery **early = calloc(window, sizeof *early);
+    /* Fill the prefetch window before the cancel (or wait for a quiet
+     * spell): with the window full the queue has nothing in flight to this
+     * consumer, so nothing can reach the channel after the cancel, where
+     * RabbitMQ would hand a quorum queue's late delivery back to the queue
+     * as a redelivery. What is held this way is handled after the cancel. */
+    while (early && mq_consumer_is_consuming(w->consumer) && held < window &&
+           wr_monotonic_ms() < deadline &&
+           mq_consumer_next(w->consumer, DRAIN_FILL_QUIET_MS, &early[held], &err) == WR_OK)
+        held++;
+    wr_status cancelled = mq_consumer_cancel(w->consumer, &err);
+    handle_taken(w, b, early, held); /* even if the cancel failed: acks still go */
+    free(early);
+    drained = held;
+    while (cancelled == WR_OK && wr_monotonic_ms() < deadline) {
         struct mq_delivery *d = NULL;
-        /* a quorum queue can still hand over what it had in flight to
-         * the consumer after cancel-ok: wait for a quiet spell */
+        /* anything the broker still sends before or with the cancel-ok */
         if (mq_consumer_next(w->consumer, DRAIN_QUIET_MS, &d, &err) != WR_OK)
             break;
         handle_batch(w, b, d);
