@@ -34,7 +34,7 @@ static void answer(struct api_response *res, int status, json_t *body)
     res->status = status;
     res->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!res->body)
-        api_response_error(res, 503, "unavailable", "out of memory; retry", NULL);
+        api_response_unavailable(res, "out of memory; retry");
 }
 
 /* A failed dlq/ call: 400 for bad input (naming the field before ':'),
@@ -51,24 +51,33 @@ static void answer_error(struct api_response *res, const struct wr_error *err)
         api_response_error(res, 404, "not_found", err->message, NULL);
     } else {
         wr_log(WR_LOG_WARN, "api", "admin: %s", err->message);
-        api_response_error(res, 503, "unavailable", "the dead-letter store is unavailable; retry",
-                           NULL);
-        api_response_header(res, "Retry-After", "1");
+        api_response_unavailable(res, "the dead-letter store is unavailable; retry");
     }
 }
 
-/* A store connection with its schema up to date, or NULL after answering 503. */
+/* A store connection, its schema brought up to date by the first one
+ * (the store may not exist before any deadletter worker ran), or NULL
+ * after answering 503. */
 static struct db_conn *open_store(struct api_context *ctx, struct api_response *res)
 {
     struct wr_error err;
     struct db_conn *db = db_pool_acquire(ctx->deadletter_db, &err);
-    if (db && dlq_migrate(db, &err) != WR_OK) {
+    bool ready = db && atomic_load(&ctx->deadletter_migrated);
+    if (db && !ready && dlq_migrate(db, &err) == WR_OK)
+        atomic_store(&ctx->deadletter_migrated, ready = true);
+    if (db && !ready) {
         db_pool_release(ctx->deadletter_db, db);
         db = NULL;
     }
     if (!db)
         answer_error(res, &err);
     return db;
+}
+
+static void close_store(struct api_context *ctx, struct db_conn *db)
+{
+    if (db)
+        db_pool_release(ctx->deadletter_db, db);
 }
 
 /* The {id} of ADMIN_PREFIX "{id}[/...]" into out; false after answering 404. */
@@ -137,82 +146,64 @@ void api_admin_queues(struct api_context *ctx, const struct api_request *req,
     json_decref(report);
 }
 
-void api_admin_dead_letters(struct api_context *ctx, const struct api_request *req,
-                            struct api_response *res)
+/* The store's read-only routes. */
+enum store_read { READ_LIST, READ_GROUPS, READ_STATS, READ_ONE };
+
+/* Checks the key and the request (query filter, or the path's id), runs
+ * the one dlq/ query and answers its JSON. */
+static void answer_read(struct api_context *ctx, const struct api_request *req,
+                        struct api_response *res, enum store_read what)
 {
-    char by[96];
+    char by[96], id[24];
     struct dlq_filter filter = {0};
     long limit = DLQ_LIST_DEFAULT_LIMIT;
     const char *cursor = NULL;
     struct wr_error err;
     json_t *out = NULL;
     struct db_conn *db;
+    bool filtered = what == READ_LIST || what == READ_GROUPS;
     if (!admin_only(ctx, req, res, by, sizeof by) ||
-        !query_filter(req, res, true, &filter, &limit, &cursor) || !(db = open_store(ctx, res)))
+        (filtered && !query_filter(req, res, what == READ_LIST, &filter, &limit, &cursor)) ||
+        (what == READ_ONE && !path_id(req, res, id, sizeof id)) || !(db = open_store(ctx, res)))
         return;
-    if (dlq_list(db, &filter, limit, cursor, &out, &err) == WR_OK)
+    wr_status status = what == READ_LIST     ? dlq_list(db, &filter, limit, cursor, &out, &err)
+                       : what == READ_GROUPS ? dlq_groups(db, &filter, &out, &err)
+                       : what == READ_STATS  ? dlq_stats(db, &out, &err)
+                                             : dlq_show(db, id, &out, &err);
+    if (status == WR_OK && what == READ_GROUPS) {
+        json_t *groups = out;
+        out = json_pack("{s:o}", "groups", groups);
+    }
+    if (status == WR_OK)
         answer(res, 200, out);
     else
         answer_error(res, &err);
-    db_pool_release(ctx->deadletter_db, db);
+    close_store(ctx, db);
     json_decref(out);
+}
+
+void api_admin_dead_letters(struct api_context *ctx, const struct api_request *req,
+                            struct api_response *res)
+{
+    answer_read(ctx, req, res, READ_LIST);
 }
 
 void api_admin_dead_letter_groups(struct api_context *ctx, const struct api_request *req,
                                   struct api_response *res)
 {
-    char by[96];
-    struct dlq_filter filter = {0};
-    struct wr_error err;
-    json_t *groups = NULL;
-    struct db_conn *db;
-    if (!admin_only(ctx, req, res, by, sizeof by) ||
-        !query_filter(req, res, false, &filter, NULL, NULL) || !(db = open_store(ctx, res)))
-        return;
-    if (dlq_groups(db, &filter, &groups, &err) == WR_OK) {
-        json_t *out = json_pack("{s:O}", "groups", groups);
-        answer(res, 200, out);
-        json_decref(out);
-    } else {
-        answer_error(res, &err);
-    }
-    db_pool_release(ctx->deadletter_db, db);
-    json_decref(groups);
+    answer_read(ctx, req, res, READ_GROUPS);
 }
 
 void api_admin_dead_letter_stats(struct api_context *ctx, const struct api_request *req,
                                  struct api_response *res)
 {
-    char by[96];
-    struct wr_error err;
-    json_t *out = NULL;
-    struct db_conn *db;
-    if (!admin_only(ctx, req, res, by, sizeof by) || !(db = open_store(ctx, res)))
-        return;
-    if (dlq_stats(db, &out, &err) == WR_OK)
-        answer(res, 200, out);
-    else
-        answer_error(res, &err);
-    db_pool_release(ctx->deadletter_db, db);
-    json_decref(out);
+    answer_read(ctx, req, res, READ_STATS);
 }
 
 void api_admin_dead_letter(struct api_context *ctx, const struct api_request *req,
                            struct api_response *res)
 {
-    char by[96], id[24];
-    struct wr_error err;
-    json_t *out = NULL;
-    struct db_conn *db;
-    if (!admin_only(ctx, req, res, by, sizeof by) || !path_id(req, res, id, sizeof id) ||
-        !(db = open_store(ctx, res)))
-        return;
-    if (dlq_show(db, id, &out, &err) == WR_OK)
-        answer(res, 200, out);
-    else
-        answer_error(res, &err);
-    db_pool_release(ctx->deadletter_db, db);
-    json_decref(out);
+    answer_read(ctx, req, res, READ_ONE);
 }
 
 /* The request's JSON object body (an empty body is {}); NULL after answering 400. */
@@ -339,8 +330,7 @@ void api_admin_replay_one(struct api_context *ctx, const struct api_request *req
     if ((db = open_store(ctx, res)) && single_selection(db, id, &selection, res))
         run_replay(ctx, db, &selection, &opt, res);
 out:
-    if (db)
-        db_pool_release(ctx->deadletter_db, db);
+    close_store(ctx, db);
     dlq_selection_free(&selection);
     json_decref(body);
 }
@@ -400,8 +390,7 @@ void api_admin_replay(struct api_context *ctx, const struct api_request *req,
     else
         run_replay(ctx, db, &selection, &opt, res);
 out:
-    if (db)
-        db_pool_release(ctx->deadletter_db, db);
+    close_store(ctx, db);
     dlq_selection_free(&selection);
     json_decref(body);
 }
@@ -447,8 +436,7 @@ void api_admin_discard_one(struct api_context *ctx, const struct api_request *re
     }
     json_decref(record);
 out:
-    if (db)
-        db_pool_release(ctx->deadletter_db, db);
+    close_store(ctx, db);
     dlq_selection_free(&selection);
     json_decref(body);
 }

@@ -6,6 +6,7 @@
 #ifndef WARREN_API_API_H
 #define WARREN_API_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ struct api_context {
     const char *control_socket;    /* warren-fleet's (GET /v1/admin/queues) */
     const char *management_url;    /* broker.management_url (GET /v1/admin/queues) */
     char vhost[256];               /* broker.url's virtual host */
+    atomic_bool deadletter_migrated; /* the store's schema was brought up to date */
 };
 
 #define API_MAX_QUERY 16
@@ -116,6 +118,9 @@ void api_admin_replay(struct api_context *ctx, const struct api_request *req,
                       struct api_response *res);
 void api_admin_discard_one(struct api_context *ctx, const struct api_request *req,
                            struct api_response *res);
+
+/* 503 with Retry-After: 1, what saying what is unavailable. (routes.c) */
+void api_response_unavailable(struct api_response *res, const char *what);
 
 /* Adds a response header (silently ignored beyond API_MAX_HEADERS). */
 void api_response_header(struct api_response *res, const char *name, const char *value);

@@ -257,7 +257,7 @@ void api_pending_start(struct api_context *ctx, struct api_response *res, void (
     api_intake_submit(ctx->intake, &p->job);
 }
 
-static void unavailable(struct api_response *res, const char *what)
+void api_response_unavailable(struct api_response *res, const char *what)
 {
     api_response_error(res, 503, "unavailable", what, NULL);
     api_response_header(res, "Retry-After", "1");
@@ -277,7 +277,7 @@ static bool claim_key(struct api_context *ctx, struct db_conn *db, const char *s
     if (api_idem_claim(db, storefront, key, hash, proposed, ctx->idempotency_lease_s, &claim,
                        &err) != WR_OK) {
         wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
-        unavailable(res, "the idempotency store is unavailable");
+        api_response_unavailable(res, "the idempotency store is unavailable");
         return false;
     }
     switch (claim.claim) {
@@ -318,7 +318,7 @@ static void place_order(const struct api_request *req, const char *storefront, j
     if (!p || !p->body || (req->idempotency_key && !p->idempotency_key)) {
         if (p)
             pending_free(p);
-        unavailable(res, "out of memory; retry");
+        api_response_unavailable(res, "out of memory; retry");
         return;
     }
     snprintf(p->order_id, sizeof p->order_id, "%s", order_id);
@@ -357,7 +357,7 @@ void api_finish(struct api_context *ctx, struct api_response *res)
     } else {
         wr_log(WR_LOG_WARN, "api", "order %s not accepted: %s: %s", p->order_id,
                wr_status_str(p->result), p->detail.message);
-        unavailable(res, "the order could not be handed to the broker; retry");
+        api_response_unavailable(res, "the order could not be handed to the broker; retry");
     }
     if (p->idempotency_key)
         settle_key(ctx, p, p->result == WR_OK, res->body);
@@ -385,7 +385,7 @@ static void orders_post(struct api_context *ctx, const struct api_request *req,
     struct wr_error err;
     if (req->idempotency_key && !(db = db_pool_acquire(ctx->db, &err))) {
         wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
-        unavailable(res, "the idempotency store is unavailable");
+        api_response_unavailable(res, "the idempotency store is unavailable");
     } else if (!req->idempotency_key) {
         new_uuid(order_id);
         place_order(req, caller.name, order, order_id, traceparent, res);
@@ -438,7 +438,7 @@ static void orders_get(struct api_context *ctx, const struct api_request *req,
         db_pool_release(ctx->orders_db, db);
     if (status != WR_OK) {
         wr_log(WR_LOG_WARN, "api", "order database: %s", err.message);
-        unavailable(res, "the order database is unavailable");
+        api_response_unavailable(res, "the order database is unavailable");
     } else if (db_result_rows(rows) == 0 || strcmp(db_result_value(rows, 0, 0), caller.name) != 0) {
         api_response_error(res, 404, "not_found", "no such order", NULL); /* or not yours */
     } else {

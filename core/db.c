@@ -194,6 +194,24 @@ const char *db_result_value(const struct db_result *result, size_t row, int colu
     return PQgetvalue(result->pg, (int)row, column);
 }
 
+unsigned char *db_result_bytes(const struct db_result *result, size_t row, int column,
+                               size_t *len)
+{
+    const char *text = PQgetisnull(result->pg, (int)row, column)
+                           ? "\\x"
+                           : PQgetvalue(result->pg, (int)row, column);
+    size_t decoded_len = 0;
+    unsigned char *decoded = PQunescapeBytea((const unsigned char *)text, &decoded_len);
+    unsigned char *out = decoded ? malloc(decoded_len + 1) : NULL;
+    if (out) {
+        memcpy(out, decoded, decoded_len);
+        out[decoded_len] = '\0';
+        *len = decoded_len;
+    }
+    PQfreemem(decoded);
+    return out;
+}
+
 void db_result_free(struct db_result *result)
 {
     if (!result)

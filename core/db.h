@@ -32,6 +32,10 @@ wr_status db_exec(struct db_conn *db, const char *sql, int param_count, const ch
 size_t db_result_rows(const struct db_result *result);
 /* Text of a cell, or NULL for SQL NULL. Owned by result. */
 const char *db_result_value(const struct db_result *result, size_t row, int column);
+/* A bytea cell's bytes (SQL NULL: none), malloc'd with a NUL after *len
+ * bytes; NULL when out of memory. */
+unsigned char *db_result_bytes(const struct db_result *result, size_t row, int column,
+                               size_t *len);
 void db_result_free(struct db_result *result);
 
 /* BEGIN / COMMIT / ROLLBACK (rollback is best effort and never fails).

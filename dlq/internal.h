@@ -16,10 +16,6 @@
     " '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<id>', 'g'),"  \
     " '\\m[0-9a-fA-F]{16,}\\M', '<id>', 'g'), '[0-9]+', '<n>', 'g')"
 
-/* The bytes of a bytea's text form ("\x6869"), NUL-terminated after *len
- * bytes; NULL when out of memory. */
-unsigned char *dlq_bytea_decode(const char *text, size_t *len);
-
 /* "{1,2,3}": ids as a PostgreSQL array literal (malloc'd), NULL when out of memory. */
 char *dlq_id_array(const int64_t *ids, size_t count);
 

@@ -31,7 +31,7 @@ struct replay_marker {
     pthread_t thread;
     bool running;
     struct db_conn *db;
-    char *ids; /* "{1,2,3}" (owned) */
+    char *ids; /* "{1,2,3}" (owned); NULL when no batch is being marked */
     const char *by, *run;
     size_t count;
     wr_status status;
@@ -117,7 +117,7 @@ static wr_status publish_row(struct replay *r, const struct db_result *rows, siz
     const char *key;
     json_t *value;
     json_t *stored = json_loads(db_result_value(rows, i, COL_HEADERS), 0, NULL);
-    unsigned char *body = dlq_bytea_decode(db_result_value(rows, i, COL_BODY), &body_len);
+    unsigned char *body = db_result_bytes(rows, i, COL_BODY, &body_len);
     if (!body) {
         json_decref(stored);
         return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
@@ -271,13 +271,14 @@ static void *mark_in_background(void *arg)
     return NULL;
 }
 
-/* Waits for the batch being marked in the background, if any. */
+/* Collects the batch being marked (waiting for its thread, if any). */
 static wr_status mark_wait(struct replay *r, struct wr_error *err)
 {
     struct replay_marker *m = &r->marker;
-    if (!m->running)
+    if (!m->ids)
         return WR_OK;
-    pthread_join(m->thread, NULL);
+    if (m->running)
+        pthread_join(m->thread, NULL);
     m->running = false;
     free(m->ids);
     m->ids = NULL;
@@ -319,21 +320,12 @@ static wr_status mark_batch(struct replay *r, const struct batch *b, struct wr_e
         return wr_error_set(err, WR_ERR_NOMEM, "replay: out of memory");
     *m = (struct replay_marker){.db = r->opt->mark_db, .ids = array, .by = r->opt->by,
                                 .run = r->run, .count = n};
-    if (m->db && pthread_create(&m->thread, NULL, mark_in_background, m) == 0) {
-        m->running = true;
+    m->running = m->db && pthread_create(&m->thread, NULL, mark_in_background, m) == 0;
+    if (m->running)
         return WR_OK;
-    }
     m->db = r->db; /* no second connection (or no thread): mark here */
     mark_in_background(m);
-    m->running = false;
-    free(m->ids);
-    m->ids = NULL;
-    if (m->status != WR_OK) {
-        *err = m->err;
-        return m->status;
-    }
-    r->replayed += n;
-    return WR_OK;
+    return mark_wait(r, err);
 }
 
 /* Counts the run's replayed messages that died again: new records (made

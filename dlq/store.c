@@ -305,28 +305,6 @@ static const char show_sql[] =
     " 'stored_at', " UTC("stored_at") ", 'headers', headers)::text, body"
     " FROM dead_letters WHERE id = $1::bigint";
 
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-unsigned char *dlq_bytea_decode(const char *text, size_t *len)
-{
-    size_t digits = text && strncmp(text, "\\x", 2) == 0 ? strlen(text + 2) : 0;
-    unsigned char *out = malloc(digits / 2 + 1);
-    if (!out)
-        return NULL;
-    *len = 0;
-    for (size_t i = 0; i + 1 < digits; i += 2) {
-        int hi = hex_value(text[2 + i]), lo = hex_value(text[3 + i]);
-        if (hi < 0 || lo < 0)
-            break;
-        out[(*len)++] = (unsigned char)(hi << 4 | lo);
-    }
-    out[*len] = '\0';
-    return out;
-}
-
 /* body as a JSON string when it is text (valid UTF-8 without NUL), else as
  * base64 with "body_encoding": "base64". */
 static void set_body(json_t *record, const unsigned char *body, size_t len)
@@ -367,7 +345,7 @@ wr_status dlq_show(struct db_conn *db, const char *id, json_t **out, struct wr_e
         status = wr_error_set(err, WR_ERR_NOT_FOUND, "no dead letter %s", id);
     if (status == WR_OK) {
         size_t len = 0;
-        unsigned char *body = dlq_bytea_decode(db_result_value(res, 0, 1), &len);
+        unsigned char *body = db_result_bytes(res, 0, 1, &len);
         *out = json_loads(db_result_value(res, 0, 0), 0, NULL);
         if (!*out || !body)
             status = wr_error_set(err, WR_ERR_NOMEM, "dead-letter store: out of memory");

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -58,6 +59,18 @@ void ts_ctl(struct ts_ctl_run *run, const char *const *args)
 void ts_ctl_merged(struct ts_ctl_run *run, const char *const *args)
 {
     run_ctl(run, args, 1);
+}
+
+json_t *ts_ctl_json(const char *const *args)
+{
+    struct ts_ctl_run run;
+    ts_ctl(&run, args);
+    ck_assert_msg(run.status == 0, "warrenctl %s %s: exit %d\n%s%s", args[0], args[1] ? args[1] : "",
+                  run.status, run.out, run.err);
+    json_t *out = json_loads(run.out, 0, NULL);
+    ck_assert_msg(out != NULL, "not JSON: %s", run.out);
+    ts_ctl_free(&run);
+    return out;
 }
 
 pid_t ts_ctl_start(const char *const *args)

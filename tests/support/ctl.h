@@ -4,6 +4,7 @@
 #ifndef WARREN_TESTS_SUPPORT_CTL_H
 #define WARREN_TESTS_SUPPORT_CTL_H
 
+#include <jansson.h>
 #include <sys/types.h>
 
 struct ts_ctl_run {
@@ -21,6 +22,10 @@ void ts_ctl(struct ts_ctl_run *run, const char *const *args);
 void ts_ctl_merged(struct ts_ctl_run *run, const char *const *args);
 
 void ts_ctl_free(struct ts_ctl_run *run);
+
+/* Runs warrenctl with args (ending in --json), asserts exit 0 and returns
+ * its stdout parsed (free with json_decref). */
+json_t *ts_ctl_json(const char *const *args);
 
 /* Starts warrenctl with args in the background (its output goes to
  * /tmp/warren-it-warrenctl-<test pid>-<n>.log); reap it with ts_reap. */

@@ -41,6 +41,15 @@ pid_t ts_stub_start(const char *script, const char *extra_arg, char *base, size_
     return pid;
 }
 
+pid_t ts_payment_stub_start(const char *timeout, char *base, size_t size)
+{
+    pid_t pid = ts_stub_start("payment_gateway.py", NULL, base, size);
+    setenv("WARREN_PAYMENT_GATEWAY_URL", base, 1);
+    setenv("WARREN_PAYMENT_TIMEOUT", timeout, 1);
+    unsetenv("WARREN_PAYMENT_API_KEY");
+    return pid;
+}
+
 void ts_stub_control(const char *base, const char *command)
 {
     ck_assert_int_eq(ts_http_post_json(base, "/_control", command), 200);

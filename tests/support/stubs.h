@@ -16,6 +16,11 @@
  * /tmp/warren-<script>-<pid>.log. Asserts on failure. */
 pid_t ts_stub_start(const char *script, const char *extra_arg, char *base, size_t size);
 
+/* A payment stub of the test's own, and the WARREN_* variables that point
+ * the payment workers it starts at it: the gateway URL, the client's
+ * timeout (e.g. "1s") and the default API key. Returns its pid. */
+pid_t ts_payment_stub_start(const char *timeout, char *base, size_t size);
+
 /* POSTs command (JSON text) to the stub's /_control; asserts 200. */
 void ts_stub_control(const char *base, const char *command);
 

@@ -150,17 +150,6 @@ static long wait_stored(struct db_conn *db, const struct dead *d)
 
 /* ---- warrenctl ------------------------------------------------------------------------ */
 
-static json_t *ctl_json(const char *const *args)
-{
-    struct ts_ctl_run run;
-    ts_ctl(&run, args);
-    ck_assert_msg(run.status == 0, "exit %d: %s", run.status, run.err);
-    json_t *out = json_loads(run.out, 0, NULL);
-    ck_assert_msg(out != NULL, "not JSON: %s", run.out);
-    ts_ctl_free(&run);
-    return out;
-}
-
 static const char *str(const json_t *o, const char *key)
 {
     const char *v = json_string_value(json_object_get(o, key));
@@ -216,7 +205,7 @@ START_TEST(test_stored_once_with_every_field)
                      1);
     snprintf(id, sizeof id, "%ld", stored);
     const char *const show[] = {"dlq", "show", id, "--json", NULL};
-    json_t *record = ctl_json(show);
+    json_t *record = ts_ctl_json(show);
     assert_record(record, &d, queue);
     json_decref(record);
 
@@ -234,7 +223,7 @@ END_TEST
 /* The records of a `dlq list --json` answer (a new reference). */
 static json_t *list_rows(const char *const *args)
 {
-    json_t *page = ctl_json(args);
+    json_t *page = ts_ctl_json(args);
     json_t *rows = json_incref(json_object_get(page, "dead_letters"));
     ck_assert(json_is_array(rows));
     ck_assert_int_eq(json_integer_value(json_object_get(page, "total")),
@@ -299,7 +288,7 @@ START_TEST(test_list_filters_stats_and_usage)
     ts_ctl_free(&run);
 
     const char *const stats[] = {"dlq", "stats", "--json", NULL};
-    json_t *counts = ctl_json(stats);
+    json_t *counts = ts_ctl_json(stats);
     size_t i;
     json_t *group;
     long found = 0;

@@ -60,11 +60,13 @@ static void setup(void)
     snprintf(queue, sizeof queue, "%s-payment", world.prefix);
     snprintf(dead_queue, sizeof dead_queue, "%s.dead", queue);
     add_payment_queue();
-    stub = ts_stub_start("payment_gateway.py", NULL, gateway, sizeof gateway);
-    setenv("WARREN_PAYMENT_GATEWAY_URL", gateway, 1);
-    setenv("WARREN_PAYMENT_TIMEOUT", "2s", 1);
+    stub = ts_payment_stub_start("2s", gateway, sizeof gateway);
     setenv("WARREN_WORKER_OUTAGE_THRESHOLD", "0", 1); /* every failure costs an attempt here */
     setenv("WARREN_DATABASE_DEADLETTER_URL", ts_db_url("deadletter", url, sizeof url), 1);
+    /* no fleet: the API's queue report lists the world's topology, even
+     * when a developer's fleet runs on the same stack */
+    snprintf(url, sizeof url, "/tmp/warren-it-no-fleet-%d.sock", (int)getpid());
+    setenv("WARREN_FLEET_CONTROL_SOCKET", url, 1);
     payment_worker = ts_worker_start(&world, "payment", NULL);
     deadletter_worker = start_deadletter_worker();
     ts_wait_consumers(queue, 1);
@@ -140,15 +142,6 @@ static char *ctl(int want, const char *const *args)
     return out;
 }
 
-static json_t *ctl_json(const char *const *args)
-{
-    char *out = ctl(0, args);
-    json_t *value = json_loads(out, 0, NULL);
-    ck_assert_msg(value != NULL, "not JSON: %s", out);
-    free(out);
-    return value;
-}
-
 /* payment.succeeded for order_id arrives, and the stub charged it exactly once. */
 static void expect_paid_once(const char *order_id)
 {
@@ -201,7 +194,7 @@ START_TEST(replay_one_a_filtered_selection_a_group_and_all_after_the_fix)
     /* every field of one record */
     char *first = record_id(a[0], "dead");
     const char *const show[] = {"dlq", "show", first, "--json", NULL};
-    json_t *record = ctl_json(show);
+    json_t *record = ts_ctl_json(show);
     ck_assert_int_eq(json_integer_value(json_object_get(record, "attempts")), 3);
     static const char *const present[] = {"message_id", "correlation_id", "type", "first_error",
                                           "last_error", "first_failed_at", "dead_at"};
@@ -219,7 +212,7 @@ START_TEST(replay_one_a_filtered_selection_a_group_and_all_after_the_fix)
 
     /* two groups: the 500s and the 429s */
     const char *const groups[] = {"dlq", "groups", "--queue", queue, "--json", NULL};
-    json_t *found = ctl_json(groups);
+    json_t *found = ts_ctl_json(groups);
     ck_assert_int_eq(json_array_size(found), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(found, 0), "count")), 3);
     char group_429[16];
@@ -264,7 +257,7 @@ START_TEST(replay_one_a_filtered_selection_a_group_and_all_after_the_fix)
     /* a filtered selection: a dry run first changes nothing */
     const char *const dry[] = {"dlq", "replay", "--all",     "--queue", queue, "--error", "500",
                                "--dry-run", "--json", NULL};
-    json_t *plan = ctl_json(dry);
+    json_t *plan = ts_ctl_json(dry);
     ck_assert_int_eq(json_array_size(json_object_get(plan, "would_replay")), 1); /* a[2] */
     json_decref(plan);
     ck_assert_int_eq(wait_dead(a[2], 1), 1);

@@ -38,10 +38,7 @@ static void setup(void)
     ts_world_create(&world, "payment", keys);
     setenv("WARREN_LOG_LEVEL", "info", 1);
     db = ts_db("payment");
-    stub_pid = ts_stub_start("payment_gateway.py", NULL, gateway, sizeof gateway);
-    setenv("WARREN_PAYMENT_GATEWAY_URL", gateway, 1);
-    setenv("WARREN_PAYMENT_TIMEOUT", "1s", 1);
-    unsetenv("WARREN_PAYMENT_API_KEY");
+    stub_pid = ts_payment_stub_start("1s", gateway, sizeof gateway);
 }
 
 static void teardown(void)
