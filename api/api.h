@@ -17,11 +17,14 @@
 #include "api/order.h"
 #include "core/db.h"
 
+struct api_idem_queue;
+
 /* Everything a handler may use; built by main, shared by all threads. */
 struct api_context {
     struct api_keyring *keys;
     struct api_intake *intake;
-    struct db_pool *db;          /* the API's database (Idempotency-Keys) */
+    struct db_pool *db;          /* the API's database (migrations, purge, readiness) */
+    struct api_idem_queue *idem; /* the Idempotency-Key thread (claims and answers) */
     struct db_pool *orders_db;   /* the order service's database (GET /v1/orders/{id}) */
     struct api_metrics *metrics;
     struct api_order_limits limits;
@@ -75,21 +78,24 @@ struct api_response {
 };
 
 /* Routes and answers one request (api/routes.c). When the answer waits
- * for the broker, res->pending is set instead: the server then suspends
- * the request and calls api_pending_start(). */
+ * for the broker (or the Idempotency-Key store), res->pending is set
+ * instead: the server then suspends the request and calls
+ * api_pending_start(). */
 void api_handle(struct api_context *ctx, const struct api_request *req, struct api_response *res);
 
-/* A request waiting for its publish (routes.c). */
+/* A request waiting for its publish, and for a keyed one also for its
+ * key's claim and answer (routes.c). */
 struct api_pending;
 
-/* Hands res->pending's message to the broker. wake(token) is called once,
- * from the publishing thread, when the outcome is known; the server then
- * calls api_finish() from a request thread. */
+/* Hands res->pending to the Idempotency-Key thread (keyed) or the broker.
+ * wake(token) is called once, from the publishing or the Idempotency-Key
+ * thread, when the answer is known; the server then calls api_finish()
+ * from a request thread. */
 void api_pending_start(struct api_context *ctx, struct api_response *res, void (*wake)(void *),
                        void *token);
 
-/* Completes a response whose publish is known: records the
- * Idempotency-Key's answer, sets status and body, frees res->pending. */
+/* Completes a response whose outcome is known (the key's answer is
+ * already recorded): sets status and body, frees res->pending. */
 void api_finish(struct api_context *ctx, struct api_response *res);
 
 /* Checks the request's bearer key: true with *caller filled when it is a

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/idem_queue.h"
 #include "api/idempotency.h"
 #include "config/apikeys.h"
 #include "config/config.h"
@@ -128,7 +129,9 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
                  .reconnect_max_backoff_ms = cfg_int(cfg, CFG_BROKER_RECONNECT_MAX_BACKOFF)},
         .confirm_timeout_ms = cfg_int(cfg, CFG_BROKER_CONFIRM_TIMEOUT),
     };
-    ctx->intake = api_intake_start(&intake, &err);
+    ctx->idem = api_idem_queue_start(cfg_str(cfg, CFG_API_DATABASE_URL), &err);
+    if (ctx->idem)
+        ctx->intake = api_intake_start(&intake, &err);
     if (!ctx->intake) {
         fprintf(stderr, "warren-api: %s\n", err.message);
         return 1;
@@ -138,7 +141,8 @@ static int build_context(const struct cfg *cfg, struct api_context *ctx)
 
 static void free_context(struct api_context *ctx)
 {
-    api_intake_stop(ctx->intake);
+    api_intake_stop(ctx->intake); /* its last outcomes still queue answers and releases */
+    api_idem_queue_stop(ctx->idem);
     db_pool_free(ctx->db);
     db_pool_free(ctx->orders_db);
     db_pool_free(ctx->deadletter_db);

@@ -5,6 +5,7 @@
 #include "api/api.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-#include "api/idempotency.h"
+#include "api/idem_queue.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -159,16 +160,23 @@ static bool precheck_order_post(const struct api_request *req, struct api_respon
     return true;
 }
 
-/* The 202 body and Location of an accepted order. */
+/* The 202 body of an accepted order (malloc'd; NULL when out of memory)
+ * and its Location. */
+static char *accepted_body(const char *order_id, char location[80])
+{
+    snprintf(location, 80, "/v1/orders/%s", order_id);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "order_id", order_id, "status", "accepted",
+                             "status_url", location);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
+}
+
 static void accepted_response(struct api_response *res, const char *order_id)
 {
     char location[80];
-    snprintf(location, sizeof location, "/v1/orders/%s", order_id);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "order_id", order_id, "status", "accepted",
-                             "status_url", location);
     free(res->body);
-    res->body = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
+    res->body = accepted_body(order_id, location);
     res->status = 202;
     api_response_header(res, "Location", location);
 }
@@ -185,29 +193,51 @@ static char *placed_body(json_t *order, const char *order_id, const char *storef
     return json_dumps(order, JSON_COMPACT);
 }
 
-/* An order.placed on its way to the broker, with everything its message
- * borrows, kept until the request is finished. */
+/* An order on its way, kept with everything its message borrows until the
+ * request is finished. A keyed order goes through three hand-offs while
+ * its request stays suspended: its claim (the Idempotency-Key thread),
+ * then the publish of order.placed (the publisher thread), then the key's
+ * answer or release (the Idempotency-Key thread again), whose end wakes
+ * the request; an order without a key only through the publish. Each step
+ * passes it on through a queue, so one thread at a time touches it. */
 struct api_pending {
     struct api_intake_job job; /* first: the intake's callback gets its address */
+    struct api_idem_job idem;  /* keyed: the claim, then the answer or the release */
+    struct api_context *ctx;
     void (*wake)(void *token);
     void *token;
-    char *body;
+    json_t *order; /* the validated order until order.placed is built from it */
+    char *body;    /* order.placed */
+    char *answer;  /* keyed: the 202 body recorded as the key's answer */
     char order_id[40];
+    char proposed_id[37];  /* keyed: the order id if the key is new */
+    char request_hash[65]; /* keyed: of the canonical JSON value */
+    char placed_at[WR_RFC3339_SIZE];
     char message_id[37];
     char traceparent[56];
     char storefront[64];
     char *idempotency_key; /* NULL without one */
     struct mq_header headers[3];
     struct mq_message msg;
+    wr_status store;           /* keyed: the claim's outcome (WR_OK: claim says what) */
+    enum api_idem_claim claim; /* keyed */
+    bool published;            /* the broker was tried: result and detail say how it went */
     wr_status result;
     struct wr_error detail;
 };
 
 static void pending_free(struct api_pending *p)
 {
+    json_decref(p->order);
     free(p->body);
+    free(p->answer);
     free(p->idempotency_key);
     free(p);
+}
+
+static struct api_pending *pending_of_idem(struct api_idem_job *job)
+{
+    return (struct api_pending *)((char *)job - offsetof(struct api_pending, idem));
 }
 
 /* The message of order.placed, borrowing p's strings. */
@@ -236,25 +266,106 @@ static void build_placed_message(struct api_context *ctx, struct api_pending *p)
     p->job.msg = &p->msg;
 }
 
-/* From the publishing thread: remember the outcome, wake the request. */
+/* From the Idempotency-Key thread: the key's answer is recorded (or its
+ * claim given up); the request can be answered. */
+static void key_settled(struct api_idem_job *job, wr_status status, const struct wr_error *detail)
+{
+    struct api_pending *p = pending_of_idem(job);
+    if (status != WR_OK)
+        wr_log(WR_LOG_WARN, "api", "order %s: recording its Idempotency-Key failed: %s",
+               p->order_id, detail->message);
+    p->wake(p->token);
+}
+
+/* The publish's outcome is known: a keyed order records its answer (or
+ * gives its claim up, so a retry takes the key over at once with the same
+ * order id) before its request is woken. */
+static void publish_finished(struct api_pending *p, wr_status result, const struct wr_error *detail)
+{
+    p->result = result;
+    p->detail = *detail;
+    if (!p->idempotency_key) {
+        p->wake(p->token);
+        return;
+    }
+    p->idem.op = result == WR_OK ? API_IDEM_OP_COMPLETE : API_IDEM_OP_RELEASE;
+    p->idem.response_status = 202;
+    p->idem.response_body = p->answer;
+    p->idem.done = key_settled;
+    api_idem_queue_submit(p->ctx->idem, &p->idem);
+}
+
+/* From the publishing thread. */
 static void placed_done(struct api_intake_job *job, wr_status result,
                         const struct wr_error *detail)
 {
     struct api_pending *p = (struct api_pending *)job;
-    p->result = result;
-    p->detail = *detail;
-    p->wake(p->token);
+    p->published = true;
+    publish_finished(p, result, detail);
+}
+
+/* Builds order.placed for p->order_id and hands it to the publisher. */
+static void publish(struct api_pending *p)
+{
+    p->body = placed_body(p->order, p->order_id, p->storefront, p->idempotency_key, p->placed_at);
+    json_decref(p->order);
+    p->order = NULL;
+    char location[80];
+    if (p->idempotency_key)
+        p->answer = accepted_body(p->order_id, location);
+    if (!p->body || (p->idempotency_key && !p->answer)) {
+        struct wr_error err;
+        wr_error_set(&err, WR_ERR_NOMEM, "out of memory");
+        publish_finished(p, WR_ERR_NOMEM, &err);
+        return;
+    }
+    build_placed_message(p->ctx, p);
+    api_intake_submit(p->ctx->intake, &p->job);
+}
+
+/* From the Idempotency-Key thread: the claim's outcome. A key this request
+ * now owns goes on to the broker; any other outcome is the answer. */
+static void key_claimed(struct api_idem_job *job, wr_status status, const struct wr_error *detail)
+{
+    struct api_pending *p = pending_of_idem(job);
+    p->store = status;
+    if (status != WR_OK) {
+        wr_log(WR_LOG_WARN, "api", "idempotency store: %s", detail->message);
+        p->wake(p->token);
+        return;
+    }
+    p->claim = job->result.claim;
+    snprintf(p->order_id, sizeof p->order_id, "%s", job->result.order_id);
+    free(job->result.response_body); /* a replay answers from the order id */
+    job->result.response_body = NULL;
+    if (p->claim == API_IDEM_NEW)
+        publish(p);
+    else
+        p->wake(p->token);
 }
 
 void api_pending_start(struct api_context *ctx, struct api_response *res, void (*wake)(void *),
                        void *token)
 {
     struct api_pending *p = res->pending;
+    p->ctx = ctx;
     p->wake = wake;
     p->token = token;
     p->job.done = placed_done;
-    build_placed_message(ctx, p);
-    api_intake_submit(ctx->intake, &p->job);
+    if (!p->idempotency_key) {
+        publish(p);
+        return;
+    }
+    p->idem = (struct api_idem_job){
+        .op = API_IDEM_OP_CLAIM,
+        .storefront = p->storefront,
+        .key = p->idempotency_key,
+        .request_hash = p->request_hash,
+        .proposed_order_id = p->proposed_id,
+        .lease_seconds = ctx->idempotency_lease_s,
+        .done = key_claimed,
+    };
+    api_idem_queue_submit(ctx->idem, &p->idem);
 }
 
 void api_response_unavailable(struct api_response *res, const char *what)
@@ -263,114 +374,90 @@ void api_response_unavailable(struct api_response *res, const char *what)
     api_response_header(res, "Retry-After", "1");
 }
 
-/* Claims the Idempotency-Key; false when the answer is already decided. */
-static bool claim_key(struct api_context *ctx, struct db_conn *db, const char *storefront,
-                      const char *key, json_t *order, char order_id[40], struct api_response *res)
+/* The answer of a key that was not this request's to publish. */
+static void answer_claimed_key(struct api_response *res, const struct api_pending *p)
 {
-    char *canonical = json_dumps(order, JSON_COMPACT | JSON_SORT_KEYS);
-    char hash[65], proposed[37];
-    struct api_idem_result claim;
-    struct wr_error err;
-    api_sha256_hex(canonical, strlen(canonical), hash);
-    free(canonical);
-    new_uuid(proposed);
-    if (api_idem_claim(db, storefront, key, hash, proposed, ctx->idempotency_lease_s, &claim,
-                       &err) != WR_OK) {
-        wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
-        api_response_unavailable(res, "the idempotency store is unavailable");
-        return false;
-    }
-    switch (claim.claim) {
-    case API_IDEM_NEW:
-        snprintf(order_id, 40, "%s", claim.order_id);
-        return true;
+    switch (p->claim) {
+    case API_IDEM_NEW: /* published: not answered here */
+        break;
     case API_IDEM_DONE:
-        accepted_response(res, claim.order_id);
-        free(claim.response_body);
-        return false;
+        accepted_response(res, p->order_id);
+        break;
     case API_IDEM_IN_FLIGHT:
         api_response_error(res, 409, "request_in_progress",
                            "a request with this Idempotency-Key is still being processed",
                            "Idempotency-Key");
-        return false;
+        break;
     case API_IDEM_MISMATCH:
         api_response_error(res, 422, "idempotency_key_reused",
                            "this Idempotency-Key was used with a different body",
                            "Idempotency-Key");
-        return false;
+        break;
     }
-    return false;
-}
-
-/* Prepares the publish of order.placed; the server sends it
- * (api_pending_start) and answers in api_finish. */
-static void place_order(const struct api_request *req, const char *storefront, json_t *order,
-                        const char *order_id, const char *traceparent, struct api_response *res)
-{
-    char placed_at[WR_RFC3339_SIZE];
-    struct api_pending *p = calloc(1, sizeof *p);
-    wr_rfc3339_now(placed_at);
-    api_order_apply_defaults(order);
-    if (p)
-        p->body = placed_body(order, order_id, storefront, req->idempotency_key, placed_at);
-    if (p && req->idempotency_key)
-        p->idempotency_key = strdup(req->idempotency_key);
-    if (!p || !p->body || (req->idempotency_key && !p->idempotency_key)) {
-        if (p)
-            pending_free(p);
-        api_response_unavailable(res, "out of memory; retry");
-        return;
-    }
-    snprintf(p->order_id, sizeof p->order_id, "%s", order_id);
-    snprintf(p->traceparent, sizeof p->traceparent, "%s", traceparent);
-    snprintf(p->storefront, sizeof p->storefront, "%s", storefront);
-    res->pending = p;
-}
-
-/* Records a claimed key's answer (complete) or gives the claim up (release). */
-static void settle_key(struct api_context *ctx, const struct api_pending *p, bool accepted,
-                       const char *answer)
-{
-    struct wr_error err;
-    struct db_conn *db = db_pool_acquire(ctx->db, &err);
-    wr_status status = !db ? err.code
-                       : accepted
-                           ? api_idem_complete(db, p->storefront, p->idempotency_key, 202, answer,
-                                               &err)
-                           : api_idem_release(db, p->storefront, p->idempotency_key, &err);
-    if (db)
-        db_pool_release(ctx->db, db);
-    if (status != WR_OK)
-        wr_log(WR_LOG_WARN, "api", "order %s: recording its Idempotency-Key failed: %s",
-               p->order_id, err.message);
 }
 
 void api_finish(struct api_context *ctx, struct api_response *res)
 {
     struct api_pending *p = res->pending;
     res->pending = NULL;
-    api_metrics_published(ctx->metrics, p->result == WR_OK           ? API_PUBLISH_CONFIRMED
-                                        : p->result == WR_ERR_NACK ? API_PUBLISH_NACKED
-                                                                   : API_PUBLISH_FAILED);
-    if (p->result == WR_OK) {
+    if (p->idempotency_key && p->store != WR_OK) {
+        api_response_unavailable(res, "the idempotency store is unavailable");
+    } else if (p->idempotency_key && p->claim != API_IDEM_NEW) {
+        answer_claimed_key(res, p);
+    } else if (p->result == WR_OK) {
+        api_metrics_published(ctx->metrics, API_PUBLISH_CONFIRMED);
         accepted_response(res, p->order_id);
     } else {
+        if (p->published)
+            api_metrics_published(ctx->metrics, p->result == WR_ERR_NACK ? API_PUBLISH_NACKED
+                                                                         : API_PUBLISH_FAILED);
         wr_log(WR_LOG_WARN, "api", "order %s not accepted: %s: %s", p->order_id,
                wr_status_str(p->result), p->detail.message);
         api_response_unavailable(res, "the order could not be handed to the broker; retry");
     }
-    if (p->idempotency_key)
-        settle_key(ctx, p, p->result == WR_OK, res->body);
     pending_free(p);
 }
 
+/* A pending order for a validated order: the order id (or, with an
+ * Idempotency-Key, the proposed one and the hash of the canonical value);
+ * NULL when out of memory. */
+static struct api_pending *new_pending(const struct api_request *req, const char *storefront,
+                                       json_t *order, const char *traceparent)
+{
+    struct api_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (req->idempotency_key) {
+        char *canonical = json_dumps(order, JSON_COMPACT | JSON_SORT_KEYS);
+        p->idempotency_key = strdup(req->idempotency_key);
+        if (!canonical || !p->idempotency_key) {
+            free(canonical);
+            pending_free(p);
+            return NULL;
+        }
+        api_sha256_hex(canonical, strlen(canonical), p->request_hash);
+        free(canonical);
+        new_uuid(p->proposed_id);
+    } else {
+        new_uuid(p->order_id);
+    }
+    api_order_apply_defaults(order); /* after the hash: the value as the client sent it */
+    p->order = json_incref(order);
+    wr_rfc3339_now(p->placed_at);
+    snprintf(p->traceparent, sizeof p->traceparent, "%s", traceparent);
+    snprintf(p->storefront, sizeof p->storefront, "%s", storefront);
+    return p;
+}
+
+/* Validates the order; the server then suspends the request and calls
+ * api_pending_start (claim, publish, record), and answers in api_finish. */
 static void orders_post(struct api_context *ctx, const struct api_request *req,
                         struct api_response *res)
 {
     struct api_caller caller;
     struct api_order_error invalid;
     json_t *order = NULL;
-    char traceparent[56], order_id[40];
+    char traceparent[56];
     trace_context(req->traceparent, traceparent, res->trace_id);
     api_response_header(res, "traceparent", traceparent);
     if (!api_authenticate(ctx, req, CFG_KEY_STOREFRONT, res, &caller) ||
@@ -381,19 +468,9 @@ static void orders_post(struct api_context *ctx, const struct api_request *req,
         api_response_error(res, 400, invalid.code, invalid.message, invalid.field);
         return;
     }
-    struct db_conn *db = NULL;
-    struct wr_error err;
-    if (req->idempotency_key && !(db = db_pool_acquire(ctx->db, &err))) {
-        wr_log(WR_LOG_WARN, "api", "idempotency store: %s", err.message);
-        api_response_unavailable(res, "the idempotency store is unavailable");
-    } else if (!req->idempotency_key) {
-        new_uuid(order_id);
-        place_order(req, caller.name, order, order_id, traceparent, res);
-    } else if (claim_key(ctx, db, caller.name, req->idempotency_key, order, order_id, res)) {
-        place_order(req, caller.name, order, order_id, traceparent, res);
-    }
-    if (db)
-        db_pool_release(ctx->db, db);
+    res->pending = new_pending(req, caller.name, order, traceparent);
+    if (!res->pending)
+        api_response_unavailable(res, "out of memory; retry");
     json_decref(order);
 }
 

@@ -416,3 +416,211 @@ void db_pool_release(struct db_pool *pool, struct db_conn *db)
     pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
 }
+
+/* ==== Pipelined batches (db_pipe_*) =======================================
+ * A connection owned by one thread that sends a batch of statements in one
+ * round trip and collects the answers as they arrive, never blocking on
+ * the server: the thread sleeps in poll() on the socket instead. Kept apart
+ * from db_exec and the pool above, which it does not touch.
+ *
+ * Why libpq's pipeline mode: each statement is still PQsendQueryParams
+ * (text constant, values apart), but the whole batch goes out before any
+ * answer is read, and a single Sync at its end makes it one implicit
+ * transaction: one commit (one WAL flush) for the lot. The
+ * connection stays in blocking mode; DB_PIPE_MAX_BATCH keeps a batch and
+ * its answers well inside the socket buffers, so the writes never wait for
+ * the server, which might itself be waiting for us to read. */
+
+struct db_pipe {
+    char *url;
+    struct db_conn *conn; /* NULL until connected, and after it was lost */
+    PGresult *results[DB_PIPE_MAX_BATCH];
+    wr_status statuses[DB_PIPE_MAX_BATCH];
+    size_t count;          /* statements of the batch in flight or completed */
+    size_t received;       /* statements whose answer is complete */
+    bool in_flight;        /* the batch's Sync has not come back yet */
+    struct wr_error error; /* the batch's first failure */
+};
+
+struct db_pipe *db_pipe_create(const char *url)
+{
+    struct db_pipe *pipe = calloc(1, sizeof *pipe);
+    if (pipe && !(pipe->url = strdup(url))) {
+        free(pipe);
+        pipe = NULL;
+    }
+    return pipe;
+}
+
+static void pipe_clear_results(struct db_pipe *pipe)
+{
+    for (size_t i = 0; i < pipe->count; i++) {
+        PQclear(pipe->results[i]);
+        pipe->results[i] = NULL;
+    }
+    pipe->count = pipe->received = 0;
+    pipe->in_flight = false;
+    wr_error_clear(&pipe->error);
+}
+
+/* Drops the connection; a batch in flight fails with code, all of it. */
+static void pipe_drop(struct db_pipe *pipe, wr_status code, const char *why)
+{
+    wr_error_set(&pipe->error, code, "database: %s", why);
+    for (size_t i = 0; pipe->in_flight && i < pipe->count; i++)
+        pipe->statuses[i] = code;
+    pipe->received = pipe->count;
+    pipe->in_flight = false;
+    db_close(pipe->conn);
+    pipe->conn = NULL;
+}
+
+void db_pipe_close(struct db_pipe *pipe)
+{
+    if (!pipe)
+        return;
+    pipe_clear_results(pipe);
+    db_close(pipe->conn);
+    free(pipe->url);
+    free(pipe);
+}
+
+bool db_pipe_connected(const struct db_pipe *pipe)
+{
+    return pipe->conn != NULL;
+}
+
+int db_pipe_socket(const struct db_pipe *pipe)
+{
+    return pipe->conn ? PQsocket(pipe->conn->pg) : -1;
+}
+
+wr_status db_pipe_send(struct db_pipe *pipe, const struct db_pipe_statement *statements,
+                       size_t count, struct wr_error *err)
+{
+    if (count == 0 || count > DB_PIPE_MAX_BATCH || pipe->in_flight)
+        return wr_error_set(err, WR_ERR_INVALID, "database: bad batch of %zu statements", count);
+    pipe_clear_results(pipe);
+    if (!pipe->conn && !(pipe->conn = db_open(pipe->url, err)))
+        return err->code;
+    PGconn *pg = pipe->conn->pg;
+    bool sent = PQenterPipelineMode(pg);
+    for (size_t i = 0; sent && i < count; i++) {
+        const struct db_pipe_statement *st = &statements[i];
+        pipe->statuses[i] = WR_OK;
+        sent = PQsendQueryParams(pg, st->sql, st->param_count, NULL, st->params, NULL, NULL, 0);
+    }
+    sent = sent && PQpipelineSync(pg);
+    pipe->count = count;
+    pipe->in_flight = true;
+    if (!sent) {
+        pipe_drop(pipe, WR_ERR_CONNECTION, PQerrorMessage(pg));
+        *err = pipe->error;
+        pipe_clear_results(pipe);
+        return WR_ERR_CONNECTION;
+    }
+    return WR_OK;
+}
+
+/* One result of the batch: the statement's answer, the end of it (NULL),
+ * or the Sync (the transaction's end: committed, or rolled back when a
+ * statement failed). */
+static void pipe_take(struct db_pipe *pipe, PGresult *res)
+{
+    if (!res) { /* the current statement is answered */
+        pipe->received++;
+        return;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_PIPELINE_SYNC) {
+        PQclear(res);
+        pipe->in_flight = false;
+        for (size_t i = 0; pipe->error.code != WR_OK && i < pipe->count; i++)
+            if (pipe->statuses[i] == WR_OK)
+                pipe->statuses[i] = WR_ERR_RETRY; /* rolled back with the failed one */
+        return;
+    }
+    size_t i = pipe->received;
+    if (i >= pipe->count || pipe->results[i]) { /* a second result for one statement */
+        PQclear(res);
+        return;
+    }
+    pipe->results[i] = res;
+    if (st == PGRES_PIPELINE_ABORTED) {
+        pipe->statuses[i] = WR_ERR_RETRY;
+    } else if (!result_ok(res)) {
+        struct wr_error failed;
+        pipe->statuses[i] = status_from_result(pipe->conn, res, &failed);
+        if (pipe->error.code == WR_OK)
+            pipe->error = failed;
+    }
+}
+
+wr_status db_pipe_read(struct db_pipe *pipe, bool *complete, struct wr_error *err)
+{
+    *complete = !pipe->in_flight;
+    if (*complete)
+        return WR_OK;
+    PGconn *pg = pipe->conn->pg;
+    if (!PQconsumeInput(pg)) {
+        pipe_drop(pipe, WR_ERR_CONNECTION, PQerrorMessage(pg));
+        *complete = true;
+        *err = pipe->error;
+        return WR_ERR_CONNECTION;
+    }
+    while (pipe->in_flight && !PQisBusy(pg))
+        pipe_take(pipe, PQgetResult(pg));
+    if (!pipe->in_flight) {
+        *complete = true;
+        if (!PQexitPipelineMode(pg)) { /* answers beyond the batch: not a state to trust */
+            pipe_drop(pipe, WR_ERR_CONNECTION, PQerrorMessage(pg));
+            *err = pipe->error;
+            return WR_ERR_CONNECTION;
+        }
+    } else if (PQstatus(pg) != CONNECTION_OK) {
+        pipe_drop(pipe, WR_ERR_CONNECTION, PQerrorMessage(pg));
+        *complete = true;
+        *err = pipe->error;
+        return WR_ERR_CONNECTION;
+    }
+    return WR_OK;
+}
+
+void db_pipe_abandon(struct db_pipe *pipe, const char *why)
+{
+    if (pipe->in_flight)
+        pipe_drop(pipe, WR_ERR_TIMEOUT, why);
+}
+
+void db_pipe_idle_check(struct db_pipe *pipe)
+{
+    if (!pipe->conn || pipe->in_flight)
+        return;
+    PGconn *pg = pipe->conn->pg;
+    if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) {
+        wr_log(WR_LOG_INFO, "db", "a pipelined connection was closed: %s", PQerrorMessage(pg));
+        db_close(pipe->conn);
+        pipe->conn = NULL;
+    }
+}
+
+wr_status db_pipe_result(struct db_pipe *pipe, size_t index, struct db_result **result,
+                         struct wr_error *err)
+{
+    if (result)
+        *result = NULL;
+    if (index >= pipe->count || pipe->in_flight)
+        return wr_error_set(err, WR_ERR_INVALID, "database: no result %zu", index);
+    wr_status status = pipe->statuses[index];
+    if (status == WR_ERR_RETRY)
+        return wr_error_set(err, status, "database: rolled back with its batch (%s)",
+                            pipe->error.message);
+    if (status != WR_OK) {
+        *err = pipe->error;
+        err->code = status;
+        return status;
+    }
+    PGresult *res = pipe->results[index];
+    pipe->results[index] = NULL;
+    return hand_over(res, result, err);
+}

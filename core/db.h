@@ -82,4 +82,67 @@ wr_status db_migrate(struct db_conn *db, const char *component,
                      const struct db_migration *migrations, size_t count,
                      struct wr_error *err) WR_MUST_CHECK;
 
+/* ==== Pipelined batches ================================================
+ * A connection owned by one thread that sends many statements in one round
+ * trip (libpq pipeline mode) and sleeps in poll() on db_pipe_socket() while
+ * the server works, instead of blocking in a call per statement. Used by
+ * the intake API's Idempotency-Key thread (api/idem_queue.c). */
+
+/* One statement of a batch; sql and params are borrowed until the batch
+ * has been sent. */
+struct db_pipe_statement {
+    const char *sql;
+    int param_count;
+    const char *const *params;
+};
+
+struct db_pipe;
+
+/* At most this many statements per batch: their answers fit the socket
+ * buffers, so sending never waits for the server to be read. */
+#define DB_PIPE_MAX_BATCH 256
+
+/* NULL when out of memory. Connects at the first db_pipe_send (and again
+ * after the connection was lost). Free with db_pipe_close(). */
+struct db_pipe *db_pipe_create(const char *url);
+void db_pipe_close(struct db_pipe *pipe);
+
+/* True while the pipe holds a connection (it may still turn out dead). */
+bool db_pipe_connected(const struct db_pipe *pipe);
+
+/* The connection's socket, to poll() for POLLIN; -1 without a connection. */
+int db_pipe_socket(const struct db_pipe *pipe);
+
+/* Sends count (1..DB_PIPE_MAX_BATCH) statements without waiting for them,
+ * to run as one transaction: one commit for all; if one fails, none takes
+ * effect. The previous batch's results are freed. Connects first when
+ * needed. On failure (WR_ERR_CONNECTION with err set) nothing is in flight
+ * and the connection is dropped. */
+wr_status db_pipe_send(struct db_pipe *pipe, const struct db_pipe_statement *statements,
+                       size_t count, struct wr_error *err) WR_MUST_CHECK;
+
+/* Reads what the server has sent so far, never blocking; *complete is true
+ * once every statement of the batch in flight is answered (or failed with
+ * the connection, which is then dropped: WR_ERR_CONNECTION, err set).
+ * Call when db_pipe_socket() is readable. */
+wr_status db_pipe_read(struct db_pipe *pipe, bool *complete, struct wr_error *err) WR_MUST_CHECK;
+
+/* Gives up on the batch in flight (a timeout): drops the connection; every
+ * statement of it fails with WR_ERR_TIMEOUT and why (whether the server
+ * committed it is unknown). */
+void db_pipe_abandon(struct db_pipe *pipe, const char *why);
+
+/* While idle: reads what a server sent unasked (notices, or the end of a
+ * connection it closed) and drops a dead connection, so the next batch
+ * reconnects instead of failing. */
+void db_pipe_idle_check(struct db_pipe *pipe);
+
+/* The outcome of statement index of the completed batch: WR_OK (with
+ * *result, if result is not NULL, holding its rows: free with
+ * db_result_free), or its error as db_exec maps it. When one statement
+ * failed, the others give WR_ERR_RETRY (they were rolled back with it).
+ * Each index may be taken once. */
+wr_status db_pipe_result(struct db_pipe *pipe, size_t index, struct db_result **result,
+                         struct wr_error *err) WR_MUST_CHECK;
+
 #endif

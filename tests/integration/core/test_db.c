@@ -1,6 +1,8 @@
 /* Integration tests of core/db.c against the local stack's PostgreSQL:
- * parameters, error mapping, transactions and concurrent migrations. */
+ * parameters, error mapping, transactions, concurrent migrations and
+ * pipelined batches. */
 #include <check.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,77 @@ START_TEST(bad_password_is_clear_and_secret_free)
 }
 END_TEST
 
+/* Sleeps in poll() until the pipe's batch is answered. */
+static void wait_batch(struct db_pipe *pipe)
+{
+    struct wr_error err;
+    for (bool complete = false; !complete;) {
+        struct pollfd fd = {.fd = db_pipe_socket(pipe), .events = POLLIN};
+        ck_assert_int_ge(poll(&fd, 1, 5000), 1);
+        ck_assert_msg(db_pipe_read(pipe, &complete, &err) == WR_OK, "%s", err.message);
+    }
+}
+
+START_TEST(pipelined_batch_is_one_transaction)
+{
+    struct db_conn *db = open_db();
+    struct wr_error err;
+    char sql[3][160];
+    snprintf(sql[0], sizeof sql[0], "CREATE TABLE %s (id text PRIMARY KEY)", table);
+    ck_assert_int_eq(db_exec(db, sql[0], 0, NULL, NULL, &err), WR_OK);
+    snprintf(sql[1], sizeof sql[1], "INSERT INTO %s VALUES ($1)", table);
+    snprintf(sql[2], sizeof sql[2], "SELECT count(*) FROM %s", table);
+    const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"};
+    struct db_pipe *pipe = db_pipe_create(url);
+    ck_assert_ptr_nonnull(pipe);
+    const struct db_pipe_statement ok[] = {{sql[1], 1, a}, {sql[1], 1, b}, {sql[2], 0, NULL}};
+    ck_assert_msg(db_pipe_send(pipe, ok, 3, &err) == WR_OK, "%s", err.message);
+    wait_batch(pipe);
+    struct db_result *res = NULL;
+    ck_assert_int_eq(db_pipe_result(pipe, 0, NULL, &err), WR_OK);
+    ck_assert_int_eq(db_pipe_result(pipe, 1, NULL, &err), WR_OK);
+    ck_assert_int_eq(db_pipe_result(pipe, 2, &res, &err), WR_OK);
+    ck_assert_str_eq(db_result_value(res, 0, 0), "2");
+    db_result_free(res);
+
+    /* one failure rolls the whole batch back */
+    const struct db_pipe_statement failing[] = {{sql[1], 1, c}, {sql[1], 1, a}, {sql[2], 0, NULL}};
+    ck_assert_int_eq(db_pipe_send(pipe, failing, 3, &err), WR_OK);
+    wait_batch(pipe);
+    ck_assert_int_eq(db_pipe_result(pipe, 0, NULL, &err), WR_ERR_RETRY);
+    ck_assert_int_eq(db_pipe_result(pipe, 1, NULL, &err), WR_ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "23505"));
+    ck_assert_int_eq(db_pipe_result(pipe, 2, NULL, &err), WR_ERR_RETRY);
+    ck_assert_int_eq(db_exec(db, sql[2], 0, NULL, &res, &err), WR_OK);
+    ck_assert_str_eq(db_result_value(res, 0, 0), "2");
+    db_result_free(res);
+
+    /* a connection the server closes while idle is noticed and replaced */
+    const struct db_pipe_statement who[] = {{"SELECT pg_backend_pid()::text", 0, NULL}};
+    ck_assert_int_eq(db_pipe_send(pipe, who, 1, &err), WR_OK);
+    wait_batch(pipe);
+    ck_assert_int_eq(db_pipe_result(pipe, 0, &res, &err), WR_OK);
+    const char *pid[] = {db_result_value(res, 0, 0)};
+    ck_assert_int_eq(db_exec(db, "SELECT pg_terminate_backend($1::int)", 1, pid, NULL, &err),
+                     WR_OK);
+    db_result_free(res);
+    /* (the server's FATAL message and the end of the stream may take two reads) */
+    for (int reads = 0; db_pipe_connected(pipe) && reads < 10; reads++) {
+        struct pollfd fd = {.fd = db_pipe_socket(pipe), .events = POLLIN};
+        ck_assert_int_eq(poll(&fd, 1, 5000), 1);
+        db_pipe_idle_check(pipe);
+    }
+    ck_assert(!db_pipe_connected(pipe));
+    ck_assert_int_eq(db_pipe_send(pipe, ok + 2, 1, &err), WR_OK);
+    wait_batch(pipe);
+    ck_assert_int_eq(db_pipe_result(pipe, 0, NULL, &err), WR_OK);
+    db_pipe_close(pipe);
+    snprintf(sql[0], sizeof sql[0], "DROP TABLE %s", table);
+    ck_assert_int_eq(db_exec(db, sql[0], 0, NULL, NULL, &err), WR_OK);
+    db_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("db");
@@ -153,6 +226,7 @@ int main(void)
     tcase_add_test(tc, unique_violation_is_conflict_and_rollback_undoes);
     tcase_add_test(tc, migrations_apply_once_even_when_raced);
     tcase_add_test(tc, bad_password_is_clear_and_secret_free);
+    tcase_add_test(tc, pipelined_batch_is_one_transaction);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
