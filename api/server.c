@@ -27,7 +27,8 @@ struct api_server {
 /* Per-request state kept by MHD between calls (con_cls). */
 struct request_state {
     struct MHD_Connection *connection;
-    bool handled;   /* api_handle has run; a later call finishes a pending answer */
+    bool handled;      /* api_handle has run; a later call finishes a pending answer */
+    atomic_bool woken; /* resume_request ran: no other thread touches res.pending */
     struct timespec started;
     char *body;
     size_t body_len;
@@ -96,13 +97,15 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
     (void)code;
     if (!state)
         return;
-    if (state->res.pending) {
+    if (state->res.pending && !atomic_load(&state->woken)) {
         /* never resumed, so its publish may still be in flight: the state
          * must outlive it (a rare leak beats a use after free) */
         wr_log(WR_LOG_WARN, "api", "a request ended while its publish was pending");
         *con_cls = NULL;
         return;
     }
+    if (state->res.pending) /* resumed, but the client had gone: never answered */
+        api_finish(server->ctx, &state->res);
     double seconds = seconds_since(&state->started);
     if (state->answered) {
         api_metrics_request_done(server->ctx->metrics, state->res.route, state->res.status,
@@ -171,11 +174,16 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
     return result;
 }
 
-/* From the publishing thread: the request's outcome is known. */
+/* From the publishing (or Idempotency-Key) thread: the request's outcome
+ * is known. A client that closed its connection while the request was
+ * suspended is noticed only now: MHD then ends the request without calling
+ * access_handler again, and request_completed finishes it (woken). */
 static void resume_request(void *token)
 {
     struct request_state *state = token;
-    MHD_resume_connection(state->connection);
+    struct MHD_Connection *connection = state->connection;
+    atomic_store(&state->woken, true);
+    MHD_resume_connection(connection); /* until then MHD cannot end the request */
 }
 
 static const char *header(struct MHD_Connection *connection, const char *name)
