@@ -6,16 +6,51 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 
+/* A statement this connection has prepared on the server (see prepare). */
+struct db_prepared {
+    uint64_t hash; /* of sql */
+    char *sql;
+    char name[8]; /* "w0", "w1", ... */
+};
+
+/* Statements prepared per connection; a program's statements are a fixed
+ * set of constants (a service has 10-20), beyond this they run unnamed. */
+#define DB_PREPARED_MAX 64
+
+/* Statements db_exec_later holds at most; one more sends them first. */
+#define DB_DEFERRED_MAX 16
+
+/* A statement db_exec_later queued for the transaction's next round trip. */
+struct db_deferred {
+    char *sql;
+    int param_count;
+    char **params;
+};
+
 struct db_conn {
     PGconn *pg;
     char *url;
     bool begin_pending; /* db_begin() was called; BEGIN goes with the next statement */
+    bool in_transaction; /* BEGIN was sent and no COMMIT or ROLLBACK yet */
+    struct db_prepared prepared[DB_PREPARED_MAX];
+    struct db_deferred deferred[DB_DEFERRED_MAX]; /* db_exec_later's, not yet sent */
+    size_t deferred_count;
+    size_t prepared_count;
+};
+
+/* One statement to send: prepared (name set) or unnamed. */
+struct db_statement {
+    const char *sql;
+    const char *name; /* the prepared statement's name, or NULL */
+    int param_count;
+    const char *const *params;
 };
 
 struct db_result {
@@ -29,11 +64,32 @@ static void log_notice(void *arg, const char *message)
     wr_log(WR_LOG_DEBUG, "db", "%s", message);
 }
 
+/* Prepared statements live in the server session: a new one has none. */
+static void forget_prepared(struct db_conn *db)
+{
+    for (size_t i = 0; i < db->prepared_count; i++)
+        free(db->prepared[i].sql);
+    db->prepared_count = 0;
+}
+
+static void forget_deferred(struct db_conn *db)
+{
+    for (size_t i = 0; i < db->deferred_count; i++) {
+        struct db_deferred *d = &db->deferred[i];
+        for (int p = 0; p < d->param_count; p++)
+            free(d->params[p]);
+        free(d->params);
+        free(d->sql);
+    }
+    db->deferred_count = 0;
+}
+
 static wr_status connect_pg(struct db_conn *db, struct wr_error *err)
 {
     char shown[256];
     if (db->pg)
         PQfinish(db->pg);
+    forget_prepared(db);
     /* gssencmode=disable unless the URL asks for it: libpq's default
      * ("prefer") probes for Kerberos credentials on every connect, which
      * loads and initialises the whole Kerberos library (about 0.5 MiB of
@@ -74,6 +130,8 @@ void db_close(struct db_conn *db)
         return;
     if (db->pg)
         PQfinish(db->pg);
+    forget_prepared(db);
+    forget_deferred(db);
     free(db->url);
     free(db);
 }
@@ -94,20 +152,29 @@ static wr_status status_from_result(struct db_conn *db, PGresult *res, struct wr
     return code;
 }
 
-/* Sends two statements in one round trip (libpq's pipeline mode) and
- * returns their results in *first and *second (NULL when none came: the
- * connection failed). If the first fails, the server skips the second. */
-static void exec_two(PGconn *pg, const char *sql1, int n1, const char *const *params1,
-                     const char *sql2, int n2, const char *const *params2, PGresult **first,
-                     PGresult **second)
+static int send_statement(PGconn *pg, const struct db_statement *st)
 {
-    PGresult **results[2] = {first, second};
+    return st->name ? PQsendQueryPrepared(pg, st->name, st->param_count, st->params, NULL, NULL, 0)
+                    : PQsendQueryParams(pg, st->sql, st->param_count, NULL, st->params, NULL,
+                                        NULL, 0);
+}
+
+/* Sends count statements in one round trip (libpq's pipeline mode) and
+ * puts their results in results[0..count) (NULL where none came: the
+ * connection failed). After a failed statement the server skips the rest
+ * (their results say PGRES_PIPELINE_ABORTED). */
+static void exec_pipeline(PGconn *pg, const struct db_statement *statements, size_t count,
+                          PGresult **results)
+{
     size_t seen = 0;
-    *first = *second = NULL;
+    for (size_t i = 0; i < count; i++)
+        results[i] = NULL;
     if (!PQenterPipelineMode(pg))
         return;
-    if (PQsendQueryParams(pg, sql1, n1, NULL, params1, NULL, NULL, 0) &&
-        PQsendQueryParams(pg, sql2, n2, NULL, params2, NULL, NULL, 0) && PQpipelineSync(pg)) {
+    bool sent = true;
+    for (size_t i = 0; sent && i < count; i++)
+        sent = send_statement(pg, &statements[i]);
+    if (sent && PQpipelineSync(pg)) {
         /* each query's results end with a NULL; two in a row: the link is gone */
         for (int nulls = 0; nulls < 2;) {
             PGresult *res = PQgetResult(pg);
@@ -116,8 +183,8 @@ static void exec_two(PGconn *pg, const char *sql1, int n1, const char *const *pa
                 PQclear(res);
                 break;
             }
-            if (res && seen < 2)
-                *results[seen++] = res;
+            if (res && seen < count)
+                results[seen++] = res;
             else
                 PQclear(res);
         }
@@ -129,21 +196,6 @@ static bool result_ok(const PGresult *res)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/* BEGIN and sql in one round trip: sql's result, or BEGIN's when BEGIN
- * failed (NULL when neither answered). */
-static PGresult *exec_after_begin(PGconn *pg, const char *sql, int param_count,
-                                  const char *const *params)
-{
-    PGresult *begin = NULL, *res = NULL;
-    exec_two(pg, "BEGIN", 0, NULL, sql, param_count, params, &begin, &res);
-    if (result_ok(begin)) {
-        PQclear(begin);
-        return res;
-    }
-    PQclear(res);
-    return begin;
 }
 
 /* Wraps res (success) into *result when the caller wants it, else frees it. */
@@ -162,24 +214,140 @@ static wr_status hand_over(PGresult *res, struct db_result **result, struct wr_e
     return WR_OK;
 }
 
-wr_status db_exec(struct db_conn *db, const char *sql, int param_count, const char *const *params,
-                  struct db_result **result, struct wr_error *err)
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t hash = 14695981039346656037u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++)
+        hash = (hash ^ *c) * 1099511628211u;
+    return hash;
+}
+
+/* Fills st for sql, prepared on the server the first time this connection
+ * runs it: the server then parses and analyses it once per connection
+ * instead of on every call (and may keep a generic plan), which was about a
+ * tenth of PostgreSQL's CPU under the order flow. Parameters still travel
+ * apart from the text, exactly as with PQexecParams. The PQprepare round
+ * trip happens once; when it fails, the statement's error is the answer
+ * (an error inside a transaction aborts it, as the statement would). A
+ * statement beyond DB_PREPARED_MAX runs unnamed. */
+static wr_status prepare(struct db_conn *db, const char *sql, int param_count,
+                         const char *const *params, struct db_statement *st,
+                         struct wr_error *err)
+{
+    *st = (struct db_statement){.sql = sql, .param_count = param_count, .params = params};
+    uint64_t hash = sql_hash(sql);
+    for (size_t i = 0; i < db->prepared_count; i++)
+        if (db->prepared[i].hash == hash && strcmp(db->prepared[i].sql, sql) == 0) {
+            st->name = db->prepared[i].name;
+            return WR_OK;
+        }
+    if (db->prepared_count == DB_PREPARED_MAX)
+        return WR_OK;
+    char *copy = strdup(sql);
+    if (!copy)
+        return wr_error_set(err, WR_ERR_NOMEM, "out of memory");
+    struct db_prepared *entry = &db->prepared[db->prepared_count];
+    snprintf(entry->name, sizeof entry->name, "w%zu", db->prepared_count);
+    PGresult *res = PQprepare(db->pg, entry->name, sql, param_count, NULL);
+    if (!result_ok(res)) {
+        wr_status code = status_from_result(db, res, err);
+        PQclear(res);
+        free(copy);
+        return code;
+    }
+    PQclear(res);
+    entry->hash = hash;
+    entry->sql = copy;
+    db->prepared_count++;
+    st->name = entry->name;
+    return WR_OK;
+}
+
+/* The one way statements reach the server: BEGIN when db_begin left one
+ * pending, the statements db_exec_later queued, then sql (unless NULL) and
+ * COMMIT (when commit), all in one round trip. WR_OK when every one
+ * succeeded, *result (if not NULL) then holding sql's rows; otherwise the
+ * first failure's status, nothing is committed and the caller rolls back.
+ * A connection lost inside a transaction fails the transaction: the next
+ * statement outside one reconnects. */
+static wr_status run(struct db_conn *db, const char *sql, int param_count,
+                     const char *const *params, bool commit, struct db_result **result,
+                     struct wr_error *err)
 {
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
+        if (db->in_transaction)
+            return wr_error_set(err, WR_ERR_CONNECTION,
+                                "database: the connection was lost inside the transaction");
         wr_status reconnected = connect_pg(db, err);
         if (reconnected != WR_OK)
             return reconnected;
     }
-    bool begin = db->begin_pending;
-    db->begin_pending = false;
-    PGresult *res = begin ? exec_after_begin(db->pg, sql, param_count, params)
-                          : PQexecParams(db->pg, sql, param_count, NULL, params, NULL, NULL, 0);
-    if (!result_ok(res)) {
-        wr_status code = status_from_result(db, res, err);
-        PQclear(res);
-        return code;
+    struct db_statement statements[DB_DEFERRED_MAX + 3];
+    PGresult *results[DB_DEFERRED_MAX + 3];
+    size_t count = 0, wanted = 0;
+    wr_status status = WR_OK;
+    if (db->begin_pending)
+        statements[count++] = (struct db_statement){.sql = "BEGIN"};
+    for (size_t i = 0; status == WR_OK && i < db->deferred_count; i++) {
+        const struct db_deferred *d = &db->deferred[i];
+        status = prepare(db, d->sql, d->param_count, (const char *const *)d->params,
+                         &statements[count++], err);
     }
-    return hand_over(res, result, err);
+    if (status == WR_OK && sql) {
+        wanted = count;
+        status = prepare(db, sql, param_count, params, &statements[count++], err);
+    }
+    if (status != WR_OK)
+        return status;
+    if (commit)
+        statements[count++] = (struct db_statement){.sql = "COMMIT"};
+    if (db->begin_pending)
+        db->in_transaction = true;
+    db->begin_pending = false;
+    if (count == 1)
+        results[0] = statements[0].name
+                         ? PQexecPrepared(db->pg, statements[0].name, statements[0].param_count,
+                                          statements[0].params, NULL, NULL, 0)
+                         : PQexecParams(db->pg, statements[0].sql, statements[0].param_count, NULL,
+                                        statements[0].params, NULL, NULL, 0);
+    else
+        exec_pipeline(db->pg, statements, count, results);
+    forget_deferred(db);
+    for (size_t i = 0; status == WR_OK && i < count; i++)
+        if (!result_ok(results[i]))
+            status = status_from_result(db, results[i], err);
+    if (status == WR_OK && commit)
+        db->in_transaction = false;
+    for (size_t i = 0; i < count; i++)
+        if (status != WR_OK || !sql || i != wanted)
+            PQclear(results[i]);
+    return status == WR_OK && sql ? hand_over(results[wanted], result, err) : status;
+}
+
+wr_status db_exec(struct db_conn *db, const char *sql, int param_count, const char *const *params,
+                  struct db_result **result, struct wr_error *err)
+{
+    return run(db, sql, param_count, params, false, result, err);
+}
+
+wr_status db_exec_later(struct db_conn *db, const char *sql, int param_count,
+                        const char *const *params, struct wr_error *err)
+{
+    if (!db->begin_pending && !db->in_transaction)
+        return run(db, sql, param_count, params, false, NULL, err);
+    if (db->deferred_count == DB_DEFERRED_MAX) {
+        wr_status flushed = run(db, NULL, 0, NULL, false, NULL, err);
+        if (flushed != WR_OK)
+            return flushed;
+    }
+    struct db_deferred *d = &db->deferred[db->deferred_count];
+    *d = (struct db_deferred){.sql = strdup(sql),
+                              .params = calloc((size_t)param_count + 1, sizeof *d->params)};
+    bool copied = d->sql && d->params;
+    for (int p = 0; copied && p < param_count; p++, d->param_count++)
+        copied = !params[p] || (d->params[p] = strdup(params[p]));
+    db->deferred_count++; /* forget_deferred frees what was copied */
+    return copied ? WR_OK : wr_error_set(err, WR_ERR_NOMEM, "out of memory");
 }
 
 size_t db_result_rows(const struct db_result *result)
@@ -220,9 +388,9 @@ void db_result_free(struct db_result *result)
     free(result);
 }
 
-/* Why BEGIN waits: a transaction's first statement can carry it in the
- * same round trip (exec_after_begin), which saves a worker one of the
- * four to seven round trips each message's transaction costs. */
+/* Why BEGIN waits: a transaction's first round trip can carry it, which
+ * saves a worker one of the few round trips each message's transaction
+ * costs. */
 wr_status db_begin(struct db_conn *db, struct wr_error *err)
 {
     (void)err;
@@ -232,46 +400,26 @@ wr_status db_begin(struct db_conn *db, struct wr_error *err)
 
 wr_status db_commit(struct db_conn *db, struct wr_error *err)
 {
-    if (db->begin_pending) {
+    if (db->begin_pending && db->deferred_count == 0) {
         db->begin_pending = false; /* nothing was sent: nothing to commit */
         return WR_OK;
     }
-    return db_exec(db, "COMMIT", 0, NULL, NULL, err);
+    return run(db, NULL, 0, NULL, true, NULL, err);
 }
 
 wr_status db_exec_commit(struct db_conn *db, const char *sql, int param_count,
                          const char *const *params, struct db_result **result,
                          struct wr_error *err)
 {
-    if (!db->begin_pending && (!db->pg || PQstatus(db->pg) != CONNECTION_OK))
-        return wr_error_set(err, WR_ERR_CONNECTION,
-                            "database: the connection was lost inside the transaction");
-    if (db->begin_pending) {
-        /* nothing sent yet: BEGIN goes with sql, COMMIT after it */
-        wr_status status = db_exec(db, sql, param_count, params, result, err);
-        if (status == WR_OK && (status = db_commit(db, err)) != WR_OK && result) {
-            db_result_free(*result);
-            *result = NULL;
-        }
-        return status;
-    }
-    PGresult *res = NULL, *commit = NULL;
-    exec_two(db->pg, sql, param_count, params, "COMMIT", 0, NULL, &res, &commit);
-    PGresult *failed = !result_ok(res) ? res : !result_ok(commit) ? commit : NULL;
-    if (failed) {
-        wr_status code = status_from_result(db, failed, err);
-        PQclear(res);
-        PQclear(commit);
-        return code;
-    }
-    PQclear(commit);
-    return hand_over(res, result, err);
+    return run(db, sql, param_count, params, true, result, err);
 }
 
 void db_rollback(struct db_conn *db)
 {
-    bool begun = !db->begin_pending;
+    bool begun = db->in_transaction;
     db->begin_pending = false;
+    db->in_transaction = false;
+    forget_deferred(db);
     if (begun && db->pg && PQstatus(db->pg) == CONNECTION_OK)
         PQclear(PQexec(db->pg, "ROLLBACK"));
 }

@@ -1,6 +1,11 @@
 /* The one database module: every service reaches PostgreSQL through these
  * few functions, so PGconn/PGresult never leave core/db.c. Statements are
- * always parameterised (PQexecParams); text in, text out. */
+ * always parameterised (the text is a constant, values travel apart from
+ * it); each connection prepares a statement on the server the first time
+ * it runs it and executes it by name afterwards (PQprepare and
+ * PQexecPrepared: the same parameters as PQexecParams without parsing the
+ * text on every call). Text in, text out. Behind a pooler in transaction
+ * mode (pgbouncer) named statements need its prepared-statement support. */
 #ifndef WARREN_CORE_DB_H
 #define WARREN_CORE_DB_H
 
@@ -53,6 +58,15 @@ void db_rollback(struct db_conn *db);
 wr_status db_exec_commit(struct db_conn *db, const char *sql, int param_count,
                          const char *const *params, struct db_result **result,
                          struct wr_error *err) WR_MUST_CHECK;
+
+/* Queues sql (as db_exec, without rows) to go with the transaction's
+ * next round trip: the next db_exec, db_exec_commit or db_commit sends the
+ * queued statements ahead of its own, in one pipeline. For writes whose
+ * result the caller does not read; their failure is reported by that next
+ * call (and fails the transaction). sql and params are copied. Outside a
+ * transaction it runs at once. */
+wr_status db_exec_later(struct db_conn *db, const char *sql, int param_count,
+                        const char *const *params, struct wr_error *err) WR_MUST_CHECK;
 
 /* A fixed set of connections shared by threads. Connections are opened
  * lazily, so a pool can be created while the database is down. */

@@ -57,11 +57,11 @@ static enum wrk_outcome analytics_handle(void *state, const struct wrk_message *
         string_field(msg->body, "reason"),
         msg->timestamp > 0 ? sent_at : NULL,
     };
-    if (db_exec(wrk_step_db(step),
-                "INSERT INTO events (type, order_id, storefront, currency, amount, reason, at)"
-                " VALUES ($1, $2, $3, $4, $5::bigint, $6,"
-                " coalesce(to_timestamp($7::bigint), now()))",
-                7, params, NULL, &err) == WR_OK)
+    if (db_exec_later(wrk_step_db(step),
+                      "INSERT INTO events (type, order_id, storefront, currency, amount, reason, at)"
+                      " VALUES ($1, $2, $3, $4, $5::bigint, $6,"
+                      " coalesce(to_timestamp($7::bigint), now()))",
+                      7, params, &err) == WR_OK)
         return WRK_DONE;
     return wrk_db_failed(why, "analytics", &err);
 }

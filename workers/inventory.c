@@ -181,12 +181,13 @@ static wr_status move_stock(struct wrk_step *step, const char *lines, const char
                             struct wr_error *err)
 {
     const char *params[] = {lines, sign};
-    return db_exec(wrk_step_db(step),
-                   "UPDATE catalog c SET stock = c.stock + $2::int * x.quantity, updated_at = now()"
-                   " FROM (SELECT l->>'sku' AS sku, sum((l->>'quantity')::int) AS quantity"
-                   " FROM jsonb_array_elements($1::jsonb) AS l GROUP BY 1) AS x"
-                   " WHERE c.sku = x.sku",
-                   2, params, NULL, err);
+    return db_exec_later(wrk_step_db(step),
+                         "UPDATE catalog c SET stock = c.stock + $2::int * x.quantity,"
+                         " updated_at = now()"
+                         " FROM (SELECT l->>'sku' AS sku, sum((l->>'quantity')::int) AS quantity"
+                         " FROM jsonb_array_elements($1::jsonb) AS l GROUP BY 1) AS x"
+                         " WHERE c.sku = x.sku",
+                         2, params, err);
 }
 
 /* Takes the stock and records the reservation. */
@@ -200,10 +201,10 @@ static wr_status take(struct wrk_step *step, const char *order_id, const char *c
     const char *params[] = {order_id, currency, lines_text, total_text};
     wr_status status = move_stock(step, lines_text, "-1", err);
     if (status == WR_OK)
-        status = db_exec(wrk_step_db(step),
-                         "INSERT INTO reservations (order_id, status, currency, lines, total)"
-                         " VALUES ($1, 'reserved', $2, $3::jsonb, $4::bigint)",
-                         4, params, NULL, err);
+        status = db_exec_later(wrk_step_db(step),
+                               "INSERT INTO reservations (order_id, status, currency, lines, total)"
+                               " VALUES ($1, 'reserved', $2, $3::jsonb, $4::bigint)",
+                               4, params, err);
     free(lines_text);
     return status;
 }

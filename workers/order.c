@@ -74,9 +74,9 @@ static enum wrk_outcome on_placed(struct wrk_step *step, const struct wrk_messag
     bool inserted = status == WR_OK && db_result_rows(res) == 1;
     db_result_free(res);
     if (inserted)
-        status = db_exec(wrk_step_db(step),
-                         "INSERT INTO order_history (order_id, status) VALUES ($1, 'accepted')", 1,
-                         params, NULL, &err);
+        status = db_exec_later(wrk_step_db(step),
+                               "INSERT INTO order_history (order_id, status) VALUES ($1, 'accepted')",
+                               1, params, &err);
     free(customer);
     free(items_text);
     free(notify);
@@ -119,10 +119,10 @@ static wr_status transition(struct wrk_step *step, const char *order_id, const c
     db_result_free(res);
     const char *history[] = {order_id, to};
     if (status == WR_OK && *order)
-        status = db_exec(wrk_step_db(step),
-                         "INSERT INTO order_history (order_id, status) VALUES ($1, $2)"
-                         " ON CONFLICT DO NOTHING",
-                         2, history, NULL, err);
+        status = db_exec_later(wrk_step_db(step),
+                               "INSERT INTO order_history (order_id, status) VALUES ($1, $2)"
+                               " ON CONFLICT DO NOTHING",
+                               2, history, err);
     return status;
 }
 

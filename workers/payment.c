@@ -104,12 +104,12 @@ static wr_status record(struct wrk_step *step, const struct wrk_message *msg,
                             paid ? NULL : out->decline_code,
                             paid ? NULL : out->reason,
                             attempt};
-    return db_exec(wrk_step_db(step),
-                   "INSERT INTO charges (order_id, idempotency_key, intent_id, amount, currency,"
-                   " status, decline_code, reason, attempt)"
-                   " VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9::integer)"
-                   " ON CONFLICT (order_id) DO NOTHING",
-                   9, params, NULL, err);
+    return db_exec_later(wrk_step_db(step),
+                         "INSERT INTO charges (order_id, idempotency_key, intent_id, amount,"
+                         " currency, status, decline_code, reason, attempt)"
+                         " VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9::integer)"
+                         " ON CONFLICT (order_id) DO NOTHING",
+                         9, params, err);
 }
 
 /* The answer to the order service for a paid or declined charge. */

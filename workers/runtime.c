@@ -278,9 +278,16 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
     if (wrk_store_commit(w->db, in, emitted, emitted_before, &err) != WR_OK) {
         db_rollback(w->db);
         wrk_rows_truncate(emitted, emitted_before);
-        wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
         report->event = WRK_OUTAGE_NEUTRAL;
-        return STEP_REQUEUE;
+        if (err.code == WR_ERR_CONNECTION || err.code == WR_ERR_RETRY) {
+            wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
+            return STEP_REQUEUE;
+        }
+        /* a statement the handler queued (db_exec_later) was refused: the
+         * handler's failure, as if its own call had returned it */
+        wr_error_set(&report->why, err.code, "%s database: %s", w->service->name, err.message);
+        report->permanent = false;
+        return STEP_FAILED;
     }
     wrk_crash_point(w->service->name, "after_commit");
     return STEP_ACK;

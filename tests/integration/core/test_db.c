@@ -1,5 +1,6 @@
 /* Integration tests of core/db.c against the local stack's PostgreSQL:
- * parameters, error mapping, transactions, concurrent migrations and
+ * parameters, error mapping, transactions, deferred statements, prepared
+ * statements across a lost connection, concurrent migrations and
  * pipelined batches. */
 #include <check.h>
 #include <poll.h>
@@ -217,6 +218,125 @@ START_TEST(pipelined_batch_is_one_transaction)
 }
 END_TEST
 
+/* count(*) of the test's table, read on db. */
+static long count_rows(struct db_conn *db)
+{
+    struct wr_error err;
+    struct db_result *res = NULL;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    ck_assert_msg(db_exec(db, sql, 0, NULL, &res, &err) == WR_OK, "%s", err.message);
+    long n = strtol(db_result_value(res, 0, 0), NULL, 10);
+    db_result_free(res);
+    return n;
+}
+
+START_TEST(deferred_statements_go_with_the_next_round_trip)
+{
+    struct db_conn *db = open_db(), *other = open_db();
+    struct wr_error err;
+    char create[160], insert[160];
+    snprintf(create, sizeof create, "CREATE TABLE %s (id text PRIMARY KEY)", table);
+    ck_assert_int_eq(db_exec(db, create, 0, NULL, NULL, &err), WR_OK);
+    snprintf(insert, sizeof insert, "INSERT INTO %s VALUES ($1)", table);
+    const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"}, *d[] = {"d"};
+
+    /* queued, not sent: nothing reaches the server until the commit */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, a, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, b, &err), WR_OK);
+    ck_assert_int_eq(count_rows(other), 0);
+    ck_assert_int_eq(db_commit(db, &err), WR_OK);
+    ck_assert_int_eq(count_rows(other), 2);
+
+    /* a statement of the transaction sends the queue first and sees it */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, c, &err), WR_OK);
+    ck_assert_int_eq(count_rows(db), 3);
+    ck_assert_int_eq(count_rows(other), 2);
+    db_rollback(db);
+    ck_assert_int_eq(count_rows(other), 2);
+
+    /* a queued statement's failure is the commit's, and nothing commits */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, d, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, a, &err), WR_OK);
+    ck_assert_int_eq(db_commit(db, &err), WR_ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "23505"));
+    db_rollback(db);
+    ck_assert_int_eq(count_rows(other), 2);
+
+    /* rolled back before it was sent: never reaches the server */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    ck_assert_int_eq(db_exec_later(db, insert, 1, d, &err), WR_OK);
+    db_rollback(db);
+    ck_assert_int_eq(count_rows(db), 2);
+
+    /* more than the queue holds, then a last statement with the commit */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    char ids[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(ids[i], sizeof ids[i], "n%d", i);
+        const char *id[] = {ids[i]};
+        ck_assert_int_eq(db_exec_later(db, insert, 1, id, &err), WR_OK);
+    }
+    ck_assert_int_eq(db_exec_commit(db, insert, 1, d, NULL, &err), WR_OK);
+    ck_assert_int_eq(count_rows(other), 43);
+    snprintf(create, sizeof create, "DROP TABLE %s", table);
+    ck_assert_int_eq(db_exec(db, create, 0, NULL, NULL, &err), WR_OK);
+    db_close(other);
+    db_close(db);
+}
+END_TEST
+
+/* Terminates db's server process from another connection. */
+static void kill_backend(struct db_conn *db)
+{
+    struct wr_error err;
+    struct db_result *res = NULL;
+    struct db_conn *other = open_db();
+    ck_assert_int_eq(db_exec(db, "SELECT pg_backend_pid()::text", 0, NULL, &res, &err), WR_OK);
+    const char *pid[] = {db_result_value(res, 0, 0)};
+    ck_assert_int_eq(db_exec(other, "SELECT pg_terminate_backend($1::int)", 1, pid, NULL, &err),
+                     WR_OK);
+    db_result_free(res);
+    db_close(other);
+}
+
+START_TEST(lost_connection_prepares_again_and_never_splits_a_transaction)
+{
+    struct db_conn *db = open_db();
+    struct wr_error err;
+    char create[160], insert[160];
+    snprintf(create, sizeof create, "CREATE TABLE %s (id text PRIMARY KEY)", table);
+    ck_assert_int_eq(db_exec(db, create, 0, NULL, NULL, &err), WR_OK);
+    snprintf(insert, sizeof insert, "INSERT INTO %s VALUES ($1)", table);
+    const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"};
+    ck_assert_int_eq(db_exec(db, insert, 1, a, NULL, &err), WR_OK); /* now prepared */
+
+    /* outside a transaction: the call that meets the dead link fails, the
+     * next reconnects and prepares its statement on the new session */
+    kill_backend(db);
+    ck_assert_int_eq(db_exec(db, insert, 1, b, NULL, &err), WR_ERR_CONNECTION);
+    ck_assert_int_eq(db_exec(db, insert, 1, b, NULL, &err), WR_OK);
+    ck_assert_int_eq(count_rows(db), 2);
+
+    /* inside one: every later statement fails until the rollback, so no
+     * part of the transaction runs on its own on a new session */
+    ck_assert_int_eq(db_begin(db, &err), WR_OK);
+    ck_assert_int_eq(db_exec(db, insert, 1, c, NULL, &err), WR_OK);
+    kill_backend(db);
+    ck_assert_int_eq(db_exec(db, insert, 1, c, NULL, &err), WR_ERR_CONNECTION);
+    ck_assert_int_eq(db_exec_commit(db, insert, 1, c, NULL, &err), WR_ERR_CONNECTION);
+    ck_assert_ptr_nonnull(strstr(err.message, "inside the transaction"));
+    db_rollback(db);
+    ck_assert_int_eq(count_rows(db), 2);
+    snprintf(create, sizeof create, "DROP TABLE %s", table);
+    ck_assert_int_eq(db_exec(db, create, 0, NULL, NULL, &err), WR_OK);
+    db_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("db");
@@ -227,6 +347,8 @@ int main(void)
     tcase_add_test(tc, migrations_apply_once_even_when_raced);
     tcase_add_test(tc, bad_password_is_clear_and_secret_free);
     tcase_add_test(tc, pipelined_batch_is_one_transaction);
+    tcase_add_test(tc, deferred_statements_go_with_the_next_round_trip);
+    tcase_add_test(tc, lost_connection_prepares_again_and_never_splits_a_transaction);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
