@@ -37,8 +37,11 @@ const struct cfg_key_def cfg_key_defs[CFG_KEY_COUNT] = {
                           "largest request body in bytes", 1024, 1048576},
     [CFG_API_MAX_CONNECTIONS] = {"api.max_connections", CFG_TYPE_INT, "512", NULL,
                                  "concurrent HTTP connections", 1, 10000},
-    [CFG_API_THREADS] = {"api.threads", CFG_TYPE_INT, "32", NULL,
-                         "HTTP threads (they also run the database calls of keyed orders)", 1, 64},
+    [CFG_API_THREADS] = {"api.threads", CFG_TYPE_INT, "8", NULL,
+                         "HTTP event-loop threads (orders wait for the broker and the "
+                         "Idempotency-Key store suspended; order lookups and admin calls "
+                         "still run on them)",
+                         1, 64},
     [CFG_API_DRAIN_TIMEOUT] = {"api.drain_timeout", CFG_TYPE_DURATION, "30s", NULL,
                                "on SIGTERM, how long in-flight requests may take to finish"},
     [CFG_API_TLS_CERT] = {"api.tls_cert", CFG_TYPE_OPTIONAL, "", NULL,
