@@ -78,8 +78,8 @@ wr_status wrk_store_pending(struct db_conn *db, const char *dedupe_keys, size_t 
                             struct wrk_rows *rows, size_t *added,
                             struct wr_error *err) WR_MUST_CHECK;
 
-/* Marks rows published (after their confirms). */
-wr_status wrk_store_mark_published(struct db_conn *db, const struct wrk_rows *rows,
+/* Deletes rows from the outbox once the broker confirmed them. */
+wr_status wrk_store_delete_published(struct db_conn *db, const struct wrk_rows *rows,
                                    struct wr_error *err) WR_MUST_CHECK;
 
 /* Fault injection for the crash tests: when the environment variable

@@ -6,8 +6,8 @@
  *      inbox; a key seen before means the effect is already committed;
  *   2. lets the service do its effect and write the messages it wants
  *      sent into the outbox, in the same transaction, and commits;
- *   3. publishes that key's unpublished outbox rows with confirms, marks
- *      them published, and only then acks the delivery.
+ *   3. publishes that key's unpublished outbox rows with confirms, deletes
+ *      them from the outbox, and only then acks the delivery.
  * A crash before 2 commits changes nothing; after it, the redelivered
  * message finds its key in the inbox, skips the effect and goes on at 3.
  * Failures leave through retry tiers or the dead-letter queue, and the
@@ -138,7 +138,7 @@ static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *r
     return mq_publish(w->publisher, &msg, NULL, err);
 }
 
-/* Sends rows, waits for their confirms and marks them published. */
+/* Sends rows, waits for their confirms and deletes them from the outbox. */
 static wr_status publish_rows(struct worker *w, const struct wrk_rows *rows, struct wr_error *err)
 {
     wr_status status = WR_OK;
@@ -147,7 +147,7 @@ static wr_status publish_rows(struct worker *w, const struct wrk_rows *rows, str
     if (status == WR_OK)
         status = confirm_all(w, err);
     if (status == WR_OK && rows->count > 0)
-        status = wrk_store_mark_published(w->db, rows, err);
+        status = wrk_store_delete_published(w->db, rows, err);
     return status;
 }
 
@@ -463,7 +463,7 @@ static enum wrk_metric metric_of(enum settlement settle, bool acked)
  * confirm latency once per batch instead of once per message. The rows the
  * steps wrote are kept in memory and published from there; only the keys
  * of duplicates (whose rows a crash may have left unpublished) are looked
- * up in the outbox. The mark is committed before the acks, so a worker
+ * up in the outbox. The delete is committed before the acks, so a worker
  * that dies after it has nothing to publish again. */
 static void finish_batch(struct worker *w, struct batch *b)
 {
