@@ -186,18 +186,31 @@ static wr_status send_and_wait(struct api_idem_queue *queue,
     return WR_OK; /* a lost connection too is reported per statement */
 }
 
+static int by_key(const void *a, const void *b)
+{
+    const struct api_idem_job *x = *(struct api_idem_job *const *)a;
+    const struct api_idem_job *y = *(struct api_idem_job *const *)b;
+    int order = strcmp(x->storefront, y->storefront);
+    return order ? order : strcmp(x->key, y->key);
+}
+
 /* Sends up to DB_PIPE_MAX_BATCH jobs of work as one batch and completes
- * them (or puts them back into work for the next batch). */
+ * them (or puts them back into work for the next batch). A batch is one
+ * transaction, so its rows are locked in key order: two API processes
+ * whose batches share keys then wait for each other instead of
+ * deadlocking (which PostgreSQL would break only after a second). */
 static void run_batch(struct api_idem_queue *queue, struct job_list *work)
 {
     struct api_idem_job *batch[DB_PIPE_MAX_BATCH];
     struct db_pipe_statement statements[DB_PIPE_MAX_BATCH];
     size_t count = 0;
     struct api_idem_job *job;
-    while (count < DB_PIPE_MAX_BATCH && (job = list_pop(work))) {
-        prepare(job);
-        batch[count] = job;
-        statements[count++] = job->statement.st;
+    while (count < DB_PIPE_MAX_BATCH && (job = list_pop(work)))
+        batch[count++] = job;
+    qsort(batch, count, sizeof batch[0], by_key);
+    for (size_t i = 0; i < count; i++) {
+        prepare(batch[i]);
+        statements[i] = batch[i]->statement.st;
     }
     struct wr_error err;
     wr_status sent = send_and_wait(queue, statements, count, &err);
