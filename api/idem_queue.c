@@ -9,27 +9,27 @@
  * for the whole batch), sleeps in poll() on the connection's socket until
  * the answers are in, and completes each job. While it works, new jobs
  * queue up for the next batch, so the batches grow with the load by
- * themselves. With nothing to do it sleeps in poll() on an eventfd
- * (written by api_idem_queue_submit only while the thread sleeps) and on
- * the idle connection's socket (to notice the server closing it).
+ * themselves. With nothing to do it sleeps in poll() on the handoff's
+ * eventfd (core/handoff.h: written by api_idem_queue_submit only while the
+ * thread sleeps) and on the idle connection's socket (to notice the server
+ * closing it).
  *
  * One transaction per batch means one failed statement rolls back the
  * others: they come back as WR_ERR_RETRY and go into the next batch, as
- * does a batch chosen as a deadlock victim (two API processes claiming
- * the same keys in different orders). A claim that does not own its key
+ * does a batch that failed for any other reason. A claim that does not own its key
  * is followed by its lookup in the next batch. */
 #include "api/idem_queue.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "core/clock.h"
+#include "core/handoff.h"
 #include "core/log.h"
 
 /* How long a batch may wait for its answers before its jobs fail (as the
@@ -46,11 +46,7 @@ struct job_list {
 
 struct api_idem_queue {
     pthread_t thread;
-    pthread_mutex_t lock;
-    int wake_fd; /* eventfd, written when a job is queued while the thread sleeps, or on stop */
-    struct job_list queued;
-    bool sleeping; /* the thread is in (or entering) poll(): only then is wake_fd written */
-    bool stopping;
+    struct wr_handoff jobs;
     /* owned by the thread */
     struct db_pipe *pipe;
     int64_t next_connect_ms;
@@ -225,17 +221,11 @@ static void run_batch(struct api_idem_queue *queue, struct job_list *work)
 /* Moves what was queued onto work. */
 static void take_jobs(struct api_idem_queue *queue, struct job_list *work, bool *stopping)
 {
-    pthread_mutex_lock(&queue->lock);
-    if (queue->queued.head) {
-        if (work->tail)
-            work->tail->next = queue->queued.head;
-        else
-            work->head = queue->queued.head;
-        work->tail = queue->queued.tail;
-        queue->queued.head = queue->queued.tail = NULL;
+    struct api_idem_job *next;
+    for (struct api_idem_job *job = wr_handoff_take(&queue->jobs, stopping); job; job = next) {
+        next = job->next;
+        list_push(work, job);
     }
-    *stopping = queue->stopping;
-    pthread_mutex_unlock(&queue->lock);
 }
 
 /* Sleeps until a job is queued or the idle connection has news (the
@@ -243,23 +233,7 @@ static void take_jobs(struct api_idem_queue *queue, struct job_list *work, bool 
  * failing). Returns at once if work is queued. */
 static void wait_for_work(struct api_idem_queue *queue)
 {
-    pthread_mutex_lock(&queue->lock);
-    bool work = queue->queued.head || queue->stopping;
-    queue->sleeping = !work;
-    pthread_mutex_unlock(&queue->lock);
-    if (work)
-        return;
-    struct pollfd fds[2] = {{.fd = queue->wake_fd, .events = POLLIN},
-                            {.fd = db_pipe_socket(queue->pipe), .events = POLLIN}};
-    if (poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
-        wr_log(WR_LOG_WARN, "idempotency", "poll: %s", strerror(errno));
-    pthread_mutex_lock(&queue->lock);
-    queue->sleeping = false;
-    pthread_mutex_unlock(&queue->lock);
-    uint64_t count;
-    if (fds[0].revents & POLLIN)
-        (void)!read(queue->wake_fd, &count, sizeof count); /* resets the eventfd */
-    if (fds[1].fd >= 0 && fds[1].revents)
+    if (wr_handoff_wait(&queue->jobs, db_pipe_socket(queue->pipe), -1))
         db_pipe_idle_check(queue->pipe);
 }
 
@@ -283,18 +257,14 @@ static void *queue_thread(void *arg)
 struct api_idem_queue *api_idem_queue_start(const char *database_url, struct wr_error *err)
 {
     struct api_idem_queue *queue = calloc(1, sizeof *queue);
-    if (!queue || !(queue->pipe = db_pipe_create(database_url)))
+    if (!queue || !(queue->pipe = db_pipe_create(database_url)) ||
+        wr_handoff_init(&queue->jobs, offsetof(struct api_idem_job, next), err) != WR_OK)
         goto fail_alloc;
-    queue->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (queue->wake_fd < 0)
+    if (pthread_create(&queue->thread, NULL, queue_thread, queue) != 0) {
+        wr_handoff_destroy(&queue->jobs);
         goto fail_alloc;
-    pthread_mutex_init(&queue->lock, NULL);
-    if (pthread_create(&queue->thread, NULL, queue_thread, queue) != 0)
-        goto fail_thread;
+    }
     return queue;
-fail_thread:
-    pthread_mutex_destroy(&queue->lock);
-    close(queue->wake_fd);
 fail_alloc:
     if (queue)
         db_pipe_close(queue->pipe);
@@ -303,25 +273,13 @@ fail_alloc:
     return NULL;
 }
 
-/* Wakes the thread from wait_for_work; called with the lock held. */
-static void wake_locked(struct api_idem_queue *queue)
-{
-    uint64_t one = 1;
-    queue->sleeping = false; /* one write per sleep is enough */
-    (void)!write(queue->wake_fd, &one, sizeof one);
-}
-
 void api_idem_queue_stop(struct api_idem_queue *queue)
 {
     if (!queue)
         return;
-    pthread_mutex_lock(&queue->lock);
-    queue->stopping = true;
-    wake_locked(queue);
-    pthread_mutex_unlock(&queue->lock);
+    wr_handoff_stop(&queue->jobs);
     pthread_join(queue->thread, NULL);
-    pthread_mutex_destroy(&queue->lock);
-    close(queue->wake_fd);
+    wr_handoff_destroy(&queue->jobs);
     db_pipe_close(queue->pipe);
     free(queue);
 }
@@ -331,16 +289,9 @@ void api_idem_queue_submit(struct api_idem_queue *queue, struct api_idem_job *jo
     memset(&job->result, 0, sizeof job->result);
     job->looking_up = false;
     job->attempts = 0;
-    pthread_mutex_lock(&queue->lock);
-    if (queue->stopping) {
-        pthread_mutex_unlock(&queue->lock);
+    if (!wr_handoff_push(&queue->jobs, job)) {
         struct wr_error err;
         wr_error_set(&err, WR_ERR_CONNECTION, "the API is shutting down");
         finish(job, WR_ERR_CONNECTION, &err);
-        return;
     }
-    list_push(&queue->queued, job);
-    if (queue->sleeping) /* a busy thread picks the job up on its next round */
-        wake_locked(queue);
-    pthread_mutex_unlock(&queue->lock);
 }

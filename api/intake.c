@@ -5,34 +5,28 @@
  * outstanding. Request threads queue jobs (a message and a place for the
  * outcome); the thread sends everything queued, reads every confirm that
  * has arrived, and completes each job from the confirm callback. Then it
- * sleeps in poll() until the broker's socket or an eventfd (written by
- * api_intake_submit while the thread sleeps) is readable. So a burst of
+ * sleeps in poll() until the broker's socket or the handoff's eventfd
+ * (written by api_intake_submit while the thread sleeps) is readable
+ * (core/handoff.h). So a burst of
  * requests becomes one burst of publishes and one burst of acks, whatever
  * the number of request threads, and the thread uses no CPU between them
  * (it used to read with a 1 ms timeout, which rabbitmq-c rounds down to a
  * 0 ms poll: a busy loop that took half a core under load). */
 #include "api/intake.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdint.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
+#include "core/handoff.h"
 #include "core/log.h"
 
 struct api_intake {
     struct api_intake_options options;
     pthread_t thread;
-    pthread_mutex_t lock;
-    int wake_fd; /* eventfd, written when a job is queued while the thread sleeps, or on stop */
-    struct api_intake_job *queue_head, *queue_tail;
-    bool sleeping; /* the thread is in (or entering) poll(): only then is wake_fd written */
-    bool stopping;
-    bool connected;
+    struct wr_handoff jobs;
+    atomic_bool connected; /* written by the thread, read by /readyz */
     /* owned by the thread */
     struct mq_conn *conn;
     struct mq_publisher *pub;
@@ -59,12 +53,9 @@ static void on_confirm(void *publish_ctx, wr_status result, const struct wr_erro
 
 static void set_connected(struct api_intake *intake, bool connected)
 {
-    pthread_mutex_lock(&intake->lock);
-    if (intake->connected != connected)
+    if (atomic_exchange(&intake->connected, connected) != connected)
         wr_log(connected ? WR_LOG_INFO : WR_LOG_WARN, "intake",
                connected ? "connected to the broker" : "lost the broker; answering 503 until back");
-    intake->connected = connected;
-    pthread_mutex_unlock(&intake->lock);
 }
 
 static void drop_connection(struct api_intake *intake)
@@ -106,17 +97,6 @@ static bool ensure_connected(struct api_intake *intake)
     return true;
 }
 
-/* Takes every queued job (NULL when none). */
-static struct api_intake_job *take_jobs(struct api_intake *intake, bool *stopping)
-{
-    pthread_mutex_lock(&intake->lock);
-    struct api_intake_job *jobs = intake->queue_head;
-    intake->queue_head = intake->queue_tail = NULL;
-    *stopping = intake->stopping;
-    pthread_mutex_unlock(&intake->lock);
-    return jobs;
-}
-
 /* Sleeps until a job is queued, the broker has sent something, or the
  * timeout passes: 100 ms while publishes are in flight (to fail those past
  * their confirm timeout), else a second (to retry a lost broker, and to
@@ -126,31 +106,8 @@ static struct api_intake_job *take_jobs(struct api_intake *intake, bool *stoppin
  * mq_conn_socket). */
 static void wait_for_work(struct api_intake *intake)
 {
-    pthread_mutex_lock(&intake->lock);
-    bool work = intake->queue_head || intake->stopping;
-    intake->sleeping = !work;
-    pthread_mutex_unlock(&intake->lock);
-    if (work)
-        return;
-    struct pollfd fds[2] = {{.fd = intake->wake_fd, .events = POLLIN},
-                            {.fd = mq_conn_socket(intake->conn), .events = POLLIN}};
     int timeout_ms = intake->pub && mq_publisher_in_flight(intake->pub) > 0 ? 100 : 1000;
-    if (poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
-        wr_log(WR_LOG_WARN, "intake", "poll: %s", strerror(errno));
-    pthread_mutex_lock(&intake->lock);
-    intake->sleeping = false;
-    pthread_mutex_unlock(&intake->lock);
-    uint64_t count;
-    if (fds[0].revents & POLLIN)
-        (void)!read(intake->wake_fd, &count, sizeof count); /* resets the eventfd */
-}
-
-/* Wakes the thread from wait_for_work; called with the lock held. */
-static void wake_locked(struct api_intake *intake)
-{
-    uint64_t one = 1;
-    intake->sleeping = false; /* one write per sleep is enough */
-    (void)!write(intake->wake_fd, &one, sizeof one);
+    (void)wr_handoff_wait(&intake->jobs, mq_conn_socket(intake->conn), timeout_ms);
 }
 
 static void publish_jobs(struct api_intake *intake, struct api_intake_job *jobs)
@@ -179,7 +136,7 @@ static void *intake_thread(void *arg)
     bool stopping = false;
     ensure_connected(intake);
     while (!stopping) {
-        struct api_intake_job *jobs = take_jobs(intake, &stopping);
+        struct api_intake_job *jobs = wr_handoff_take(&intake->jobs, &stopping);
         ensure_connected(intake);
         publish_jobs(intake, jobs);
         if (intake->pub) {
@@ -213,16 +170,12 @@ struct api_intake *api_intake_start(const struct api_intake_options *options,
     intake->options = *options;
     if (!intake->options.max_in_flight)
         intake->options.max_in_flight = 1024;
-    intake->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (intake->wake_fd < 0) {
+    if (wr_handoff_init(&intake->jobs, offsetof(struct api_intake_job, next), err) != WR_OK) {
         free(intake);
-        wr_error_set(err, WR_ERR_NOMEM, "eventfd: %s", strerror(errno));
         return NULL;
     }
-    pthread_mutex_init(&intake->lock, NULL);
     if (pthread_create(&intake->thread, NULL, intake_thread, intake) != 0) {
-        pthread_mutex_destroy(&intake->lock);
-        close(intake->wake_fd);
+        wr_handoff_destroy(&intake->jobs);
         free(intake);
         wr_error_set(err, WR_ERR_NOMEM, "cannot start the publisher thread");
         return NULL;
@@ -234,35 +187,19 @@ void api_intake_stop(struct api_intake *intake)
 {
     if (!intake)
         return;
-    pthread_mutex_lock(&intake->lock);
-    intake->stopping = true;
-    wake_locked(intake);
-    pthread_mutex_unlock(&intake->lock);
+    wr_handoff_stop(&intake->jobs);
     pthread_join(intake->thread, NULL);
-    pthread_mutex_destroy(&intake->lock);
-    close(intake->wake_fd);
+    wr_handoff_destroy(&intake->jobs);
     free(intake);
 }
 
 void api_intake_submit(struct api_intake *intake, struct api_intake_job *job)
 {
-    job->next = NULL;
-    pthread_mutex_lock(&intake->lock);
-    if (intake->stopping) {
-        pthread_mutex_unlock(&intake->lock);
+    if (!wr_handoff_push(&intake->jobs, job)) {
         struct wr_error err;
         wr_error_set(&err, WR_ERR_CONNECTION, "the API is shutting down");
         finish_job(job, WR_ERR_CONNECTION, &err);
-        return;
     }
-    if (intake->queue_tail)
-        intake->queue_tail->next = job;
-    else
-        intake->queue_head = job;
-    intake->queue_tail = job;
-    if (intake->sleeping) /* a busy thread picks the job up on its next round */
-        wake_locked(intake);
-    pthread_mutex_unlock(&intake->lock);
 }
 
 /* A job and a place to wait for it, for api_intake_publish(). */
@@ -307,8 +244,5 @@ wr_status api_intake_publish(struct api_intake *intake, const struct mq_message 
 
 bool api_intake_connected(struct api_intake *intake)
 {
-    pthread_mutex_lock(&intake->lock);
-    bool connected = intake->connected;
-    pthread_mutex_unlock(&intake->lock);
-    return connected;
+    return atomic_load(&intake->connected);
 }

@@ -1,6 +1,9 @@
-/* Unit tests of core/: durations, status names, URL redaction and log
- * lines with fields. */
+/* Unit tests of core/: durations, status names, URL redaction, log
+ * lines with fields, and the handoff queue between threads. */
 #include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/duration.h"
+#include "core/handoff.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "tests/support/support.h"
@@ -130,6 +134,76 @@ START_TEST(log_fields_that_do_not_fit_are_left_out_whole)
 }
 END_TEST
 
+/* ---- core/handoff ---------------------------------------------------------------- */
+
+struct item {
+    int producer, seq;
+    struct item *next;
+};
+
+enum { PRODUCERS = 4, PER_PRODUCER = 2000 };
+
+struct producer {
+    struct wr_handoff *handoff;
+    struct item *items;
+    int id;
+};
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        p->items[i] = (struct item){.producer = p->id, .seq = i};
+        ck_assert(wr_handoff_push(p->handoff, &p->items[i]));
+    }
+    return NULL;
+}
+
+START_TEST(handoff_delivers_every_item_once_in_order)
+{
+    struct wr_handoff handoff;
+    struct wr_error err;
+    ck_assert_int_eq(wr_handoff_init(&handoff, offsetof(struct item, next), &err), WR_OK);
+    static struct item items[PRODUCERS][PER_PRODUCER];
+    struct producer producers[PRODUCERS];
+    pthread_t threads[PRODUCERS];
+    for (int p = 0; p < PRODUCERS; p++) {
+        producers[p] = (struct producer){.handoff = &handoff, .items = items[p], .id = p};
+        ck_assert_int_eq(pthread_create(&threads[p], NULL, produce, &producers[p]), 0);
+    }
+    int next_seq[PRODUCERS] = {0}, seen = 0;
+    bool stopping = false;
+    while (seen < PRODUCERS * PER_PRODUCER) {
+        struct item *got = wr_handoff_take(&handoff, &stopping);
+        if (!got)
+            (void)wr_handoff_wait(&handoff, -1, 1000); /* wakes as soon as one is pushed */
+        for (; got; got = got->next, seen++)
+            ck_assert_int_eq(got->seq, next_seq[got->producer]++);
+    }
+    for (int p = 0; p < PRODUCERS; p++)
+        ck_assert_int_eq(pthread_join(threads[p], NULL), 0);
+    ck_assert_ptr_null(wr_handoff_take(&handoff, &stopping));
+    ck_assert(!stopping);
+
+    /* a wait with nothing queued returns when the descriptor is readable */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert(wr_handoff_wait(&handoff, fds[0], 5000) & POLLIN);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* after stop: the worker hears it, and nothing more is queued */
+    wr_handoff_stop(&handoff);
+    ck_assert_int_eq(wr_handoff_wait(&handoff, -1, 5000), 0);
+    ck_assert_ptr_null(wr_handoff_take(&handoff, &stopping));
+    ck_assert(stopping);
+    struct item late = {0};
+    ck_assert(!wr_handoff_push(&handoff, &late));
+    wr_handoff_destroy(&handoff);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("core");
@@ -141,6 +215,7 @@ int main(void)
     tcase_add_test(tc, error_set_formats_and_returns_code);
     tcase_add_test(tc, log_fields_are_keys_of_the_json_line);
     tcase_add_test(tc, log_fields_that_do_not_fit_are_left_out_whole);
+    tcase_add_test(tc, handoff_delivers_every_item_once_in_order);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
