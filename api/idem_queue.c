@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,8 +44,7 @@ struct job_list {
 };
 
 struct api_idem_queue {
-    pthread_t thread;
-    struct wr_handoff jobs;
+    struct wr_handoff jobs; /* and the database thread */
     /* owned by the thread */
     struct db_pipe *pipe;
     int64_t next_connect_ms;
@@ -257,15 +255,10 @@ static void *queue_thread(void *arg)
 struct api_idem_queue *api_idem_queue_start(const char *database_url, struct wr_error *err)
 {
     struct api_idem_queue *queue = calloc(1, sizeof *queue);
-    if (!queue || !(queue->pipe = db_pipe_create(database_url)) ||
-        wr_handoff_init(&queue->jobs, offsetof(struct api_idem_job, next), err) != WR_OK)
-        goto fail_alloc;
-    if (pthread_create(&queue->thread, NULL, queue_thread, queue) != 0) {
-        wr_handoff_destroy(&queue->jobs);
-        goto fail_alloc;
-    }
-    return queue;
-fail_alloc:
+    if (queue && (queue->pipe = db_pipe_create(database_url)) &&
+        wr_handoff_start(&queue->jobs, offsetof(struct api_idem_job, next), queue_thread, queue,
+                         err) == WR_OK)
+        return queue;
     if (queue)
         db_pipe_close(queue->pipe);
     free(queue);
@@ -277,9 +270,7 @@ void api_idem_queue_stop(struct api_idem_queue *queue)
 {
     if (!queue)
         return;
-    wr_handoff_stop(&queue->jobs);
-    pthread_join(queue->thread, NULL);
-    wr_handoff_destroy(&queue->jobs);
+    wr_handoff_finish(&queue->jobs);
     db_pipe_close(queue->pipe);
     free(queue);
 }

@@ -24,8 +24,7 @@
 
 struct api_intake {
     struct api_intake_options options;
-    pthread_t thread;
-    struct wr_handoff jobs;
+    struct wr_handoff jobs; /* and the publisher thread */
     atomic_bool connected; /* written by the thread, read by /readyz */
     /* owned by the thread */
     struct mq_conn *conn;
@@ -170,14 +169,9 @@ struct api_intake *api_intake_start(const struct api_intake_options *options,
     intake->options = *options;
     if (!intake->options.max_in_flight)
         intake->options.max_in_flight = 1024;
-    if (wr_handoff_init(&intake->jobs, offsetof(struct api_intake_job, next), err) != WR_OK) {
+    if (wr_handoff_start(&intake->jobs, offsetof(struct api_intake_job, next), intake_thread,
+                         intake, err) != WR_OK) {
         free(intake);
-        return NULL;
-    }
-    if (pthread_create(&intake->thread, NULL, intake_thread, intake) != 0) {
-        wr_handoff_destroy(&intake->jobs);
-        free(intake);
-        wr_error_set(err, WR_ERR_NOMEM, "cannot start the publisher thread");
         return NULL;
     }
     return intake;
@@ -187,9 +181,7 @@ void api_intake_stop(struct api_intake *intake)
 {
     if (!intake)
         return;
-    wr_handoff_stop(&intake->jobs);
-    pthread_join(intake->thread, NULL);
-    wr_handoff_destroy(&intake->jobs);
+    wr_handoff_finish(&intake->jobs);
     free(intake);
 }
 

@@ -211,22 +211,25 @@ static wr_status check_tag(const struct mq_consumer *c, uint64_t delivery_tag, c
     return WR_OK;
 }
 
-wr_status mq_ack(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_error *err)
+/* basic.ack of delivery_tag, and with multiple of every unsettled one before it. */
+static wr_status ack(struct mq_consumer *consumer, uint64_t delivery_tag, bool multiple,
+                     struct wr_error *err)
 {
     wr_status status = check_tag(consumer, delivery_tag, "ack", err);
     if (status != WR_OK)
         return status;
-    int rc = amqp_basic_ack(consumer->conn->amqp, MQ_CHANNEL, delivery_tag & TAG_MASK, 0);
+    int rc = amqp_basic_ack(consumer->conn->amqp, MQ_CHANNEL, delivery_tag & TAG_MASK, multiple);
     return mq__status_from_library(consumer->conn, rc, "ack", err);
+}
+
+wr_status mq_ack(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_error *err)
+{
+    return ack(consumer, delivery_tag, false, err);
 }
 
 wr_status mq_ack_through(struct mq_consumer *consumer, uint64_t delivery_tag, struct wr_error *err)
 {
-    wr_status status = check_tag(consumer, delivery_tag, "ack", err);
-    if (status != WR_OK)
-        return status;
-    int rc = amqp_basic_ack(consumer->conn->amqp, MQ_CHANNEL, delivery_tag & TAG_MASK, 1);
-    return mq__status_from_library(consumer->conn, rc, "ack", err);
+    return ack(consumer, delivery_tag, true, err);
 }
 
 wr_status mq_nack(struct mq_consumer *consumer, uint64_t delivery_tag, bool requeue,

@@ -98,3 +98,22 @@ void wr_handoff_stop(struct wr_handoff *handoff)
     wake_locked(handoff);
     pthread_mutex_unlock(&handoff->lock);
 }
+
+wr_status wr_handoff_start(struct wr_handoff *handoff, size_t next_offset, void *(*run)(void *),
+                           void *arg, struct wr_error *err)
+{
+    wr_status status = wr_handoff_init(handoff, next_offset, err);
+    if (status != WR_OK)
+        return status;
+    if (pthread_create(&handoff->thread, NULL, run, arg) == 0)
+        return WR_OK;
+    wr_handoff_destroy(handoff);
+    return wr_error_set(err, WR_ERR_NOMEM, "cannot start a thread");
+}
+
+void wr_handoff_finish(struct wr_handoff *handoff)
+{
+    wr_handoff_stop(handoff);
+    pthread_join(handoff->thread, NULL);
+    wr_handoff_destroy(handoff);
+}

@@ -15,6 +15,7 @@
 #include "core/status.h"
 
 struct wr_handoff {
+    pthread_t thread; /* the worker, when wr_handoff_start made it */
     pthread_mutex_t lock;
     int wake_fd;
     size_t next_offset; /* where an item keeps the pointer to the next one */
@@ -49,5 +50,13 @@ short wr_handoff_wait(struct wr_handoff *handoff, int fd, int timeout_ms);
 
 /* Asks the worker to stop (wr_handoff_take then says so) and wakes it. */
 void wr_handoff_stop(struct wr_handoff *handoff);
+
+/* wr_handoff_init, then a thread that runs run(arg) as the worker. On
+ * failure nothing is left to free. */
+wr_status wr_handoff_start(struct wr_handoff *handoff, size_t next_offset, void *(*run)(void *),
+                           void *arg, struct wr_error *err) WR_MUST_CHECK;
+/* wr_handoff_stop, waits for the thread of wr_handoff_start to end, then
+ * wr_handoff_destroy. */
+void wr_handoff_finish(struct wr_handoff *handoff);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 static bool diag_is_repeat(const struct topo_diags *diags, int line, int column,
                            const char *message)
 {
@@ -21,14 +23,8 @@ static bool diag_is_repeat(const struct topo_diags *diags, int line, int column,
 
 static wr_status diag_push(struct topo_diags *diags, int line, int column, char *message)
 {
-    if (diags->count == diags->capacity) {
-        size_t capacity = diags->capacity ? diags->capacity * 2 : 8;
-        struct topo_diag *items = realloc(diags->items, capacity * sizeof *items);
-        if (!items)
-            return WR_ERR_NOMEM;
-        diags->items = items;
-        diags->capacity = capacity;
-    }
+    if (!wr_grow(&diags->items, &diags->capacity, diags->count, sizeof *diags->items, 8))
+        return WR_ERR_NOMEM;
     diags->items[diags->count++] = (struct topo_diag){line, column, message};
     return WR_OK;
 }

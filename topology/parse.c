@@ -11,6 +11,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/grow.h"
+
 /* Deeper nesting than any topology needs; the limit keeps the recursive
  * builder's stack use bounded on hostile input. */
 #define MAX_DEPTH 64
@@ -171,14 +173,8 @@ static wr_status remember_anchor(struct builder *b, const yaml_char_t *name, str
 {
     if (!name)
         return WR_OK;
-    if (b->anchor_count == b->anchor_capacity) {
-        size_t capacity = b->anchor_capacity ? b->anchor_capacity * 2 : 8;
-        struct anchor *anchors = realloc(b->anchors, capacity * sizeof *anchors);
-        if (!anchors)
-            return WR_ERR_NOMEM;
-        b->anchors = anchors;
-        b->anchor_capacity = capacity;
-    }
+    if (!wr_grow(&b->anchors, &b->anchor_capacity, b->anchor_count, sizeof *b->anchors, 8))
+        return WR_ERR_NOMEM;
     const char *copy = arena_strndup(b->tree, (const char *)name, strlen((const char *)name));
     if (!copy)
         return WR_ERR_NOMEM;
@@ -222,14 +218,8 @@ struct child_list {
 /* Builds the node of event and appends it to list. */
 static wr_status add_child(struct builder *b, yaml_event_t *event, struct child_list *list)
 {
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 8;
-        struct topo_node **grown = realloc(list->items, capacity * sizeof *grown);
-        if (!grown)
-            return WR_ERR_NOMEM;
-        list->items = grown;
-        list->capacity = capacity;
-    }
+    if (!wr_grow(&list->items, &list->capacity, list->count, sizeof *list->items, 8))
+        return WR_ERR_NOMEM;
     wr_status status = build_node(b, event, &list->items[list->count]);
     if (status == WR_OK)
         list->count++;

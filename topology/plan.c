@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/duration.h"
+#include "core/grow.h"
 
 #define NOT_SET "(not set)"
 
@@ -89,15 +90,9 @@ static struct topo_plan_item *add_item(struct topo_plan *plan, enum topo_action 
 {
     if (!label)
         return NULL;
-    if (plan->count == plan->capacity) {
-        size_t capacity = plan->capacity ? plan->capacity * 2 : 16;
-        struct topo_plan_item *items = realloc(plan->items, capacity * sizeof *items);
-        if (!items) {
-            free(label);
-            return NULL;
-        }
-        plan->items = items;
-        plan->capacity = capacity;
+    if (!wr_grow(&plan->items, &plan->capacity, plan->count, sizeof *plan->items, 16)) {
+        free(label);
+        return NULL;
     }
     struct topo_plan_item *item = &plan->items[plan->count++];
     *item =

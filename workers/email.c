@@ -10,10 +10,13 @@
 #include <dlfcn.h>
 #include <libesmtp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "workers/dynlib.h"
 
 #define LIBESMTP "libesmtp.so.6"
 
@@ -49,31 +52,14 @@ struct esmtp_api {
 #undef ESMTP_FIELD
 };
 
-/* Loads libesmtp into api (one more reference if it is loaded already);
- * NULL when it or one of its functions cannot be found, with why set.
- * Release the handle with dlclose(). */
-static void *esmtp_load(struct esmtp_api *api, char *why, size_t why_size)
-{
-    void *lib = dlopen(LIBESMTP, RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (!lib) {
-        snprintf(why, why_size, "cannot load %s: %s", LIBESMTP, dlerror());
-        return NULL;
-    }
-#define ESMTP_RESOLVE(ret, name, params)                                                           \
-    if (!(api->name = (ret(*) params)dlsym(lib, #name)) && !missing)                               \
-        missing = #name;
-    ESMTP_FUNCTIONS(ESMTP_RESOLVE)
-#undef ESMTP_RESOLVE
-    if (!missing)
-        return lib;
-    dlclose(lib);
-    snprintf(why, why_size, "%s lacks %s", LIBESMTP, missing);
-    return NULL;
-}
+static const struct wrk_symbol esmtp_symbols[] = {
+#define ESMTP_SYMBOL(ret, name, params) {#name, offsetof(struct esmtp_api, name)},
+    ESMTP_FUNCTIONS(ESMTP_SYMBOL)
+#undef ESMTP_SYMBOL
+};
 
 struct email_client {
-    void *lib; /* from esmtp_load */
+    void *lib; /* from wrk_dlopen */
     struct esmtp_api api;
     char *host;
     int port;
@@ -92,13 +78,14 @@ static char *copy(const char *text)
 
 struct email_client *email_client_create(const struct email_options *options, struct wr_error *err)
 {
-    char why[300];
+    struct wr_error why;
     struct email_client *c = calloc(1, sizeof *c);
     if (!c)
         goto fail;
-    if (!(c->lib = esmtp_load(&c->api, why, sizeof why))) {
+    if (!(c->lib = wrk_dlopen(LIBESMTP, esmtp_symbols,
+                              sizeof esmtp_symbols / sizeof esmtp_symbols[0], &c->api, &why))) {
         free(c);
-        wr_error_set(err, WR_ERR_CONFIG, "email client: %s", why);
+        wr_error_set(err, WR_ERR_CONFIG, "email client: %s", why.message);
         return NULL;
     }
     c->host = copy(options->host);

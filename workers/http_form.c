@@ -14,9 +14,12 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "workers/dynlib.h"
 
 #define LIBCURL "libcurl.so.4" /* Debian's libcurl4 (OpenSSL) */
 
@@ -45,27 +48,17 @@ struct curl_api {
 #undef CURL_FIELD
 };
 
-/* Loads libcurl (one more reference if it is loaded already) into api;
- * NULL with err set (WR_ERR_CONFIG) when it or one of its functions
- * cannot be found. Release the handle with dlclose(). */
+static const struct wrk_symbol curl_symbols[] = {
+#define CURL_SYMBOL(ret, name, params) {"curl_" #name, offsetof(struct curl_api, name)},
+    CURL_FUNCTIONS(CURL_SYMBOL)
+#undef CURL_SYMBOL
+};
+
+/* Loads libcurl into api (see wrk_dlopen). */
 static void *curl_load(struct curl_api *api, struct wr_error *err)
 {
-    void *lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (!lib) {
-        wr_error_set(err, WR_ERR_CONFIG, "cannot load %s: %s", LIBCURL, dlerror());
-        return NULL;
-    }
-#define CURL_RESOLVE(ret, name, params)                                                            \
-    if (!(api->name = (ret(*) params)dlsym(lib, "curl_" #name)) && !missing)                       \
-        missing = "curl_" #name;
-    CURL_FUNCTIONS(CURL_RESOLVE)
-#undef CURL_RESOLVE
-    if (!missing)
-        return lib;
-    dlclose(lib);
-    wr_error_set(err, WR_ERR_CONFIG, "%s lacks %s", LIBCURL, missing);
-    return NULL;
+    return wrk_dlopen(LIBCURL, curl_symbols, sizeof curl_symbols / sizeof curl_symbols[0], api,
+                      err);
 }
 
 struct hf_client {

@@ -36,6 +36,7 @@
 #include "workers/internal.h"
 #include "workers/metrics.h"
 #include "workers/outage.h"
+#include "workers/services.h"
 
 #define RELAY_BATCH 500
 #define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
@@ -268,25 +269,25 @@ static enum step_result run_step(struct worker *w, struct wrk_incoming *in,
                                                     : WRK_OUTAGE_NEUTRAL;
         report->downstream = step.downstream;
     }
+    if (outcome == WRK_DONE) {
+        wrk_crash_point(w->service->name, "before_commit");
+        if (wrk_store_commit(w->db, in, emitted, emitted_before, &err) != WR_OK) {
+            report->event = WRK_OUTAGE_NEUTRAL;
+            if (err.code == WR_ERR_CONNECTION || err.code == WR_ERR_RETRY) {
+                db_rollback(w->db);
+                wrk_rows_truncate(emitted, emitted_before);
+                wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
+                return STEP_REQUEUE;
+            }
+            /* a statement the handler queued (db_exec_later) was refused:
+             * the handler's failure, as if its own call had returned it */
+            outcome = wrk_db_failed(&report->why, w->service->name, &err);
+        }
+    }
     if (outcome != WRK_DONE) {
         db_rollback(w->db);
         wrk_rows_truncate(emitted, emitted_before);
         report->permanent = outcome == WRK_PERMANENT;
-        return STEP_FAILED;
-    }
-    wrk_crash_point(w->service->name, "before_commit");
-    if (wrk_store_commit(w->db, in, emitted, emitted_before, &err) != WR_OK) {
-        db_rollback(w->db);
-        wrk_rows_truncate(emitted, emitted_before);
-        report->event = WRK_OUTAGE_NEUTRAL;
-        if (err.code == WR_ERR_CONNECTION || err.code == WR_ERR_RETRY) {
-            wr_log(WR_LOG_WARN, "runtime", "commit: %s", err.message);
-            return STEP_REQUEUE;
-        }
-        /* a statement the handler queued (db_exec_later) was refused: the
-         * handler's failure, as if its own call had returned it */
-        wr_error_set(&report->why, err.code, "%s database: %s", w->service->name, err.message);
-        report->permanent = false;
         return STEP_FAILED;
     }
     wrk_crash_point(w->service->name, "after_commit");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "core/log.h"
 
 static const struct db_migration store_migrations[] = {
@@ -92,14 +93,8 @@ void wrk_rows_free(struct wrk_rows *rows)
 /* A new zeroed row at the end of rows; NULL when out of memory. */
 static struct wrk_outbound *rows_push(struct wrk_rows *rows)
 {
-    if (rows->count == rows->cap) {
-        size_t cap = rows->cap ? rows->cap * 2 : 16;
-        struct wrk_outbound *bigger = realloc(rows->rows, cap * sizeof *bigger);
-        if (!bigger)
-            return NULL;
-        rows->rows = bigger;
-        rows->cap = cap;
-    }
+    if (!wr_grow(&rows->rows, &rows->cap, rows->count, sizeof *rows->rows, 16))
+        return NULL;
     struct wrk_outbound *row = &rows->rows[rows->count++];
     *row = (struct wrk_outbound){0};
     return row;
