@@ -186,6 +186,9 @@ static int run(const struct cfg *cfg)
     }
     wr_log(WR_LOG_INFO, "api", "listening on %s://%s:%d", cert ? "https" : "http",
            options.address, options.port);
+    /* an access-log line per request: written in bulk, not a write() each */
+    if (wr_log_buffer_start(100, &err) != WR_OK)
+        wr_log(WR_LOG_WARN, "api", "log lines unbuffered: %s", err.message);
     serve_until_signal(&ctx, &signals, (int)(cfg_int(cfg, CFG_API_IDEMPOTENCY_RETENTION) / 3600000));
     api_server_quiesce(server);
     drain(&ctx, cfg_int(cfg, CFG_API_DRAIN_TIMEOUT));
@@ -193,6 +196,7 @@ static int run(const struct cfg *cfg)
     wr_log(WR_LOG_INFO, "api", "stopped");
     rc = 0;
 out:
+    wr_log_buffer_stop();
     free(cert);
     free(key);
     free_context(&ctx);

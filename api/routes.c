@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <stddef.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "api/idem_queue.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/random.h"
 
 typedef void (*route_fn)(struct api_context *ctx, const struct api_request *req,
                          struct api_response *res);
@@ -29,19 +29,6 @@ struct route {
     enum api_route metric;
     route_fn handle;
 };
-
-/* A version 4 UUID from OpenSSL's generator, as for traceparent: libuuid's
- * uuid_generate_random reseeds itself with about eight system calls
- * (getpid, getuid, getrandom ...) on every call, a tenth of a request's. */
-static void new_uuid(char out[37])
-{
-    uuid_t id;
-    if (RAND_bytes(id, sizeof id) != 1)
-        uuid_generate_random(id);
-    id[6] = (unsigned char)((id[6] & 0x0f) | 0x40); /* version 4 */
-    id[8] = (unsigned char)((id[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    uuid_unparse_lower(id, out);
-}
 
 static bool all_hex(const char *text, size_t len)
 {
@@ -60,14 +47,14 @@ static void trace_context(const char *given, char out[56], char trace_id[33])
         memcpy(out, given, 56);
     } else {
         unsigned char random[24];
-        if (RAND_bytes(random, sizeof random) != 1)
-            memset(random, 0x5a, sizeof random);
+        wr_random_bytes(random, sizeof random);
         random[0] |= 1; /* never all zeros */
         random[16] |= 1;
-        int n = snprintf(out, 56, "00-");
-        for (int i = 0; i < 24; i++)
-            n += snprintf(out + n, (size_t)(56 - n), "%s%02x", i == 16 ? "-" : "", random[i]);
-        snprintf(out + n, (size_t)(56 - n), "-01");
+        memcpy(out, "00-", 3);
+        wr_hex_lower(out + 3, random, 16);
+        out[35] = '-';
+        wr_hex_lower(out + 36, random + 16, 8);
+        memcpy(out + 52, "-01", 4);
     }
     memcpy(trace_id, out + 3, 32);
     trace_id[32] = '\0';
@@ -243,7 +230,7 @@ static struct api_pending *pending_of_idem(struct api_idem_job *job)
 /* The message of order.placed, borrowing p's strings. */
 static void build_placed_message(struct api_context *ctx, struct api_pending *p)
 {
-    new_uuid(p->message_id);
+    wr_random_uuid(p->message_id);
     p->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
     p->headers[1] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
                                        .string = p->traceparent};
@@ -437,9 +424,9 @@ static struct api_pending *new_pending(const struct api_request *req, const char
         }
         api_sha256_hex(canonical, strlen(canonical), p->request_hash);
         free(canonical);
-        new_uuid(p->proposed_id);
+        wr_random_uuid(p->proposed_id);
     } else {
-        new_uuid(p->order_id);
+        wr_random_uuid(p->order_id);
     }
     api_order_apply_defaults(order); /* after the hash: the value as the client sent it */
     p->order = json_incref(order);

@@ -1,5 +1,6 @@
 /* Unit tests of core/: durations, status names, URL redaction, log
- * lines with fields, and the handoff queue between threads. */
+ * lines with fields and their buffering, random identifiers, and the
+ * handoff queue between threads. */
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,8 +14,83 @@
 #include "core/duration.h"
 #include "core/handoff.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "core/status.h"
 #include "tests/support/support.h"
+
+static int compare_uuids(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+START_TEST(random_uuids_are_version_4_and_distinct)
+{
+    enum { COUNT = 2000 }; /* about 32 refills of the 1 KiB pool */
+    static char ids[COUNT][37];
+    for (int i = 0; i < COUNT; i++) {
+        wr_random_uuid(ids[i]);
+        ck_assert_uint_eq(strlen(ids[i]), 36);
+        for (int c = 0; c < 36; c++) {
+            if (c == 8 || c == 13 || c == 18 || c == 23)
+                ck_assert_int_eq(ids[i][c], '-');
+            else
+                ck_assert_msg(strchr("0123456789abcdef", ids[i][c]), "%s", ids[i]);
+        }
+        ck_assert_int_eq(ids[i][14], '4');
+        ck_assert_msg(strchr("89ab", ids[i][19]), "variant of %s", ids[i]);
+    }
+    qsort(ids, COUNT, sizeof ids[0], compare_uuids);
+    for (int i = 1; i < COUNT; i++)
+        ck_assert_str_ne(ids[i - 1], ids[i]);
+}
+END_TEST
+
+START_TEST(random_bytes_span_pool_refills)
+{
+    unsigned char a[3000], b[3000];
+    wr_random_bytes(a, sizeof a);
+    wr_random_bytes(b, sizeof b);
+    ck_assert_int_ne(memcmp(a, b, sizeof a), 0);
+    size_t zeros = 0;
+    for (size_t i = 0; i < sizeof a; i++)
+        zeros += a[i] == 0;
+    ck_assert_uint_lt(zeros, 100); /* about 12 expected; a handed-out byte is zeroed */
+    char hex[9];
+    wr_hex_lower(hex, (const unsigned char *)"\x00\x9f\xa0\xff", 4);
+    ck_assert_str_eq(hex, "009fa0ff");
+}
+END_TEST
+
+START_TEST(buffered_log_lines_are_written_in_order_on_warning_and_stop)
+{
+    char path[256];
+    ts_write_temp("", ".log", path, sizeof path);
+    ck_assert_ptr_nonnull(freopen(path, "w", stderr));
+    struct wr_error err;
+    ck_assert_int_eq(wr_log_buffer_start(60000, &err), WR_OK); /* no timed flush here */
+    struct wr_log_field status = {.key = "status", .number = 202};
+    wr_log_record("access", "first", &status, 1);
+    char *text = ts_read_file(path);
+    ck_assert_str_eq(text, ""); /* still in the buffer */
+    free(text);
+    wr_log_fields(WR_LOG_WARN, "test", "second", NULL, 0);
+    text = ts_read_file(path);
+    char *first = strstr(text, "\"msg\":\"first\",\"status\":202}");
+    char *second = strstr(text, "\"msg\":\"second\"}");
+    ck_assert_msg(first && second && first < second, "not both, in order: %s", text);
+    free(text);
+    wr_log_record("access", "third", NULL, 0);
+    wr_log_buffer_stop();
+    text = ts_read_file(path);
+    unlink(path);
+    ck_assert_ptr_nonnull(strstr(text, "\"msg\":\"third\"}"));
+    size_t lines = 0;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    ck_assert_uint_eq(lines, 3);
+    free(text);
+}
+END_TEST
 
 START_TEST(durations_parse)
 {
@@ -216,6 +292,9 @@ int main(void)
     tcase_add_test(tc, log_fields_are_keys_of_the_json_line);
     tcase_add_test(tc, log_fields_that_do_not_fit_are_left_out_whole);
     tcase_add_test(tc, handoff_delivers_every_item_once_in_order);
+    tcase_add_test(tc, random_uuids_are_version_4_and_distinct);
+    tcase_add_test(tc, random_bytes_span_pool_refills);
+    tcase_add_test(tc, buffered_log_lines_are_written_in_order_on_warning_and_stop);
     suite_add_tcase(suite, tc);
     return ts_run_suite(suite);
 }
