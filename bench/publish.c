@@ -23,7 +23,12 @@ struct settings {
     size_t body_size;
     size_t rounds; /* of the three modes; figures are medians */
     bool plain;    /* BENCH_PLAIN=1: message_id and content_type only, no headers */
+    bool topic;    /* BENCH_TOPIC=1: through a topic exchange, as warren publishes */
 };
+
+/* BENCH_TOPIC=1: the exchange (per process) and routing key used, bound to
+ * the queue, so the broker routes as it does warren's order.placed. */
+#define TOPIC_ROUTING_KEY "order.placed"
 
 struct run_result {
     double seconds;
@@ -36,6 +41,7 @@ struct bench {
     struct mq_conn *conn;  /* publishing (one per mode, reopened) */
     struct mq_conn *admin; /* declares, purges, depth checks */
     char *body;
+    char exchange[64]; /* BENCH_TOPIC: warren-bench-topic-PID */
     size_t ok, failed; /* outcomes seen by on_confirm */
 };
 
@@ -69,6 +75,7 @@ static struct settings read_settings(void)
         .body_size = env_size("BENCH_BODY_SIZE", 1024),
         .rounds = env_size("BENCH_ROUNDS", 3),
         .plain = env_size("BENCH_PLAIN", 0) == 1,
+        .topic = env_size("BENCH_TOPIC", 0) == 1,
     };
     if (s.rounds > MAX_ROUNDS)
         s.rounds = MAX_ROUNDS;
@@ -113,8 +120,8 @@ static struct mq_message message(const struct bench *b, const char *queue, size_
                                  size_t id_size)
 {
     snprintf(id, id_size, "bench-%zu", i);
-    struct mq_message msg = {.exchange = "",
-                             .routing_key = queue,
+    struct mq_message msg = {.exchange = b->s.topic ? b->exchange : "",
+                             .routing_key = b->s.topic ? TOPIC_ROUTING_KEY : queue,
                              .body = b->body,
                              .body_len = b->s.body_size,
                              .message_id = id,
@@ -164,6 +171,14 @@ static void fresh_queue(struct bench *b, const char *queue, enum mq_queue_type t
     struct mq_queue_spec spec = {.name = (char *)queue, .type = type};
     if (mq_declare_queue(b->admin, &spec, &err) != WR_OK)
         die("declare queue", &err);
+    if (!b->s.topic)
+        return;
+    struct mq_exchange_spec exchange = {.name = b->exchange, .type = MQ_EXCHANGE_TOPIC};
+    struct mq_binding_spec binding = {
+        .exchange = b->exchange, .queue = (char *)queue, .routing_key = TOPIC_ROUTING_KEY};
+    if (mq_declare_exchange(b->admin, &exchange, &err) != WR_OK ||
+        mq_bind_queue(b->admin, &binding, &err) != WR_OK)
+        die("declare and bind the topic exchange", &err);
 }
 
 /* Waits until queue holds want messages (the broker has them all). */
@@ -337,22 +352,27 @@ int main(int argc, char **argv)
     if (argc > 1) {
         printf("usage: bench/publish (settings from the environment: WARREN_BROKER_URL, "
                "BENCH_COUNT, BENCH_SYNC_COUNT, BENCH_WINDOW, BENCH_BODY_SIZE, BENCH_ROUNDS, "
-               "BENCH_ONLY)\n");
+               "BENCH_ONLY, BENCH_PLAIN, BENCH_TOPIC)\n");
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     struct bench b = {.s = read_settings()};
     b.body = make_body(b.s.body_size);
     b.admin = connect_or_die(&b.s, "bench-admin");
+    snprintf(b.exchange, sizeof b.exchange, "warren-bench-topic-%ld", (long)getpid());
     printf("bench/publish: persistent %zu-byte messages to durable queues; %zu per fast run, "
-           "%zu one at a time; %zu rounds, medians reported%s\n\n",
+           "%zu one at a time; %zu rounds, medians reported%s%s\n\n",
            b.s.body_size, b.s.fast_count, b.s.sync_count, b.s.rounds,
-           b.s.plain ? "; plain messages (no headers)" : "");
+           b.s.plain ? "; plain messages (no headers)" : "",
+           b.s.topic ? "; through a topic exchange (" TOPIC_ROUTING_KEY ")" : "");
     const char *only = getenv("BENCH_ONLY"); /* "quorum" or "classic": skip the other */
     struct type_result quorum = {.type = "quorum"}, classic = {.type = "classic"};
     if (!only || strcmp(only, "classic") != 0)
         quorum = bench_type(&b, MQ_QUEUE_QUORUM);
     if (!only || strcmp(only, "quorum") != 0)
         classic = bench_type(&b, MQ_QUEUE_CLASSIC);
+    struct wr_error err;
+    if (b.s.topic && mq_delete_exchange(b.admin, b.exchange, &err) != WR_OK)
+        die("delete the topic exchange", &err);
     printf("\n");
     print_ratios(&quorum);
     print_ratios(&classic);
