@@ -89,6 +89,7 @@ static bool ensure_connected(struct api_intake *intake)
             .confirm_timeout_ms = intake->options.confirm_timeout_ms,
             .on_confirm = on_confirm,
             .user = intake,
+            .batch_writes = true, /* publish_jobs' burst, then mq_publisher_poll */
         };
         intake->pub = mq_publisher_create(intake->conn, &pub_options, &err);
     }

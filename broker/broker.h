@@ -169,6 +169,12 @@ struct mq_publisher_options {
     int64_t confirm_timeout_ms; /* 0 = 5000 */
     mq_confirm_fn on_confirm;   /* required */
     void *user;                 /* passed to on_confirm */
+    /* false: mq_publish writes its frames before it returns. true: they
+     * wait in memory and a burst of publishes goes out in one write(), at
+     * the next mq_publisher_poll/flush (or a mq_publish that finds 64 KiB
+     * waiting): for a caller that publishes in bursts and then polls, as
+     * the API's publisher thread does. */
+    bool batch_writes;
 };
 
 struct mq_publisher;
@@ -182,7 +188,8 @@ struct mq_publisher *mq_publisher_create(struct mq_conn *conn,
 /* Fails every outstanding publish with WR_ERR_CONNECTION and frees. */
 void mq_publisher_destroy(struct mq_publisher *pub);
 
-/* Publishes with mandatory set. Returns as soon as the frames are written;
+/* Publishes with mandatory set. Returns as soon as the frames are written
+ * (or, with batch_writes, queued for the next write);
  * the outcome arrives through on_confirm (from mq_publisher_poll or a later
  * mq_publish). If max_in_flight publishes are outstanding it first reads
  * confirms until one completes. A non-OK return means the message was not

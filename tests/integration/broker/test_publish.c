@@ -1,6 +1,7 @@
 /* Integration tests of broker/'s publisher against the local stack's
  * RabbitMQ: confirmed round trips with every property, many publishes in
- * flight, unroutable returns, nacks, and a channel closed by a publish to
+ * flight, writes batched in bursts (bodies larger than a frame among
+ * them), unroutable returns, nacks, and a channel closed by a publish to
  * a missing exchange. */
 #include <check.h>
 #include <stdint.h>
@@ -189,6 +190,62 @@ START_TEST(test_many_in_flight)
 }
 END_TEST
 
+START_TEST(test_batched_writes_keep_order_and_split_large_bodies)
+{
+    enum { COUNT = 100, LARGE = 50, LARGE_SIZE = 300 * 1024 }; /* > 2 frames of 128 KiB */
+    char queue[128];
+    tb_name("batched", queue, sizeof queue);
+    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
+    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
+    struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
+    struct mq_publisher_options options = {
+        .max_in_flight = 256, .on_confirm = tb_record_outcome, .user = outcomes,
+        .batch_writes = true};
+    struct wr_error err;
+    struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
+    ck_assert_msg(pub != NULL, "%s", err.message);
+    char *large = malloc(LARGE_SIZE);
+    for (size_t i = 0; i < LARGE_SIZE; i++)
+        large[i] = (char)('a' + i % 23);
+    char ids[COUNT][32], bodies[COUNT][32];
+    for (size_t i = 0; i < COUNT; i++) {
+        snprintf(ids[i], sizeof ids[i], "batched-%zu", i);
+        snprintf(bodies[i], sizeof bodies[i], "{\"n\":%zu}", i);
+        struct mq_message msg = tb_message("", queue, ids[i]);
+        msg.body = i == LARGE ? large : bodies[i];
+        msg.body_len = i == LARGE ? LARGE_SIZE : strlen(bodies[i]);
+        tb_publish(pub, &msg, i);
+    }
+    flush(pub);
+    ck_assert_uint_eq(outcomes->total_calls, COUNT);
+    for (size_t i = 0; i < COUNT; i++)
+        ck_assert_int_eq(outcomes->status[i], WR_OK);
+    struct mq_consumer *consumer = mq_consumer_create(cconn, queue, COUNT, &err);
+    ck_assert_msg(consumer != NULL, "%s", err.message);
+    for (size_t i = 0; i < COUNT; i++) {
+        struct mq_delivery *d = next_delivery(consumer);
+        ck_assert_str_eq(d->message_id, ids[i]); /* in publish order */
+        if (i == LARGE) {
+            ck_assert_uint_eq(d->body_len, LARGE_SIZE);
+            ck_assert(memcmp(d->body, large, LARGE_SIZE) == 0);
+        } else {
+            ck_assert_uint_eq(d->body_len, strlen(bodies[i]));
+            ck_assert(memcmp(d->body, bodies[i], d->body_len) == 0);
+        }
+        ck_assert_int_eq(mq_ack(consumer, d->delivery_tag, &err), WR_OK);
+        mq_delivery_free(d);
+    }
+    mq_consumer_destroy(consumer);
+    mq_publisher_destroy(pub);
+    ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
+    mq_conn_close(cconn);
+    mq_conn_close(conn);
+    free(large);
+    free(outcomes);
+}
+END_TEST
+
 START_TEST(test_unroutable_in_a_batch)
 {
     enum { COUNT = 40 };
@@ -350,6 +407,7 @@ static Suite *publish_suite(void)
     tcase_add_test(tc, test_round_trip_classic);
     tcase_add_test(tc, test_round_trip_quorum);
     tcase_add_test(tc, test_many_in_flight);
+    tcase_add_test(tc, test_batched_writes_keep_order_and_split_large_bodies);
     tcase_add_test(tc, test_unroutable_in_a_batch);
     tcase_add_test(tc, test_nack_classic);
     tcase_add_test(tc, test_nack_quorum);
