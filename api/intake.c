@@ -12,12 +12,10 @@
  * the number of request threads, and the thread uses no CPU between them
  * (it used to read with a 1 ms timeout, which rabbitmq-c rounds down to a
  * 0 ms poll: a busy loop that took half a core under load). */
-#define _GNU_SOURCE /* ppoll */
 #include "api/intake.h"
 
 #include <poll.h>
 #include <pthread.h>
-#include <time.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,7 +24,7 @@
 #include "core/log.h"
 
 /* How long a new batch waits for earlier publishes' confirms at most. */
-#define GATHER_US 1000
+#define GATHER_MS 1
 
 struct api_intake {
     struct api_intake_options options;
@@ -104,7 +102,7 @@ static bool ensure_connected(struct api_intake *intake)
 }
 
 /* Sleeps until there is something to do. With publishes in flight it
- * waits for their confirms (the broker's socket) or GATHER_US, whichever
+ * waits for their confirms (the broker's socket) or GATHER_MS, whichever
  * comes first, and not for new jobs: requests that arrive meanwhile go out
  * together as the next batch, like a group commit. RabbitMQ's cost per
  * message falls steeply with batch size (bench/README.md, fourth pass).
@@ -117,8 +115,7 @@ static void wait_for_work(struct api_intake *intake)
 {
     if (intake->pub && mq_publisher_in_flight(intake->pub) > 0) {
         struct pollfd broker = {.fd = mq_conn_socket(intake->conn), .events = POLLIN};
-        const struct timespec gather = {.tv_sec = 0, .tv_nsec = GATHER_US * 1000L};
-        (void)ppoll(&broker, 1, &gather, NULL);
+        (void)poll(&broker, 1, GATHER_MS);
         return;
     }
     (void)wr_handoff_wait(&intake->jobs, mq_conn_socket(intake->conn), 1000);

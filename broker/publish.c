@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/grow.h"
 #include "core/log.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 256
@@ -27,6 +28,8 @@
 /* AMQP frame: type (1), channel (2), payload size (4), payload, end (1). */
 #define FRAME_HEADER_SIZE 7
 #define FRAME_END 0xCE
+/* basic.publish's arguments: two shortstrs (at most 256 bytes each) and a few more. */
+#define METHOD_FRAME_MAX 1024
 
 /* One publish awaiting its outcome; it lives in ring[tag % max_in_flight]. */
 struct inflight {
@@ -190,16 +193,10 @@ static void put_u64(unsigned char *at, uint64_t v)
 /* Makes room for `more` bytes after the frames already waiting. */
 static bool reserve(struct mq_publisher *pub, size_t more)
 {
-    if (pub->out_len + more <= pub->out_cap)
-        return true;
-    size_t cap = pub->out_cap ? pub->out_cap : 16 * 1024;
-    while (cap < pub->out_len + more)
-        cap *= 2;
-    unsigned char *grown = realloc(pub->out, cap);
-    if (!grown)
-        return false;
-    pub->out = grown;
-    pub->out_cap = cap;
+    while (pub->out_len + more > pub->out_cap) {
+        if (!wr_grow(&pub->out, &pub->out_cap, pub->out_cap, 1, 16 * 1024))
+            return false;
+    }
     return true;
 }
 
@@ -223,21 +220,22 @@ static size_t begin_frame(struct mq_publisher *pub, uint8_t type)
  * frames of one message; on failure nothing is appended. The encoding of
  * the method's arguments and of the properties is rabbitmq-c's. */
 static wr_status encode_publish(struct mq_publisher *pub, const struct mq_message *msg,
-                                const struct mq__props *props, bool mandatory,
-                                struct wr_error *err)
+                                const struct mq__props *props, struct wr_error *err)
 {
-    size_t frame_max = (size_t)amqp_get_frame_max(pub->conn->amqp);
-    size_t chunk = frame_max > 2 * (FRAME_HEADER_SIZE + 1) ? frame_max - FRAME_HEADER_SIZE - 1 : 4096;
+    size_t frame_max = (size_t)amqp_get_frame_max(pub->conn->amqp); /* at least 4096 */
+    size_t chunk = frame_max - FRAME_HEADER_SIZE - 1;
     size_t body_frames = (msg->body_len + chunk - 1) / chunk;
     size_t before = pub->out_len;
-    if (!reserve(pub, 2 * frame_max + msg->body_len + body_frames * (FRAME_HEADER_SIZE + 1)))
+    /* the method frame fits in one small frame, the header in one frame */
+    if (!reserve(pub, METHOD_FRAME_MAX + frame_max + msg->body_len +
+                          body_frames * (FRAME_HEADER_SIZE + 1)))
         return wr_error_set(err, WR_ERR_NOMEM, "out of memory for a publish's frames");
     amqp_basic_publish_t method = {.exchange = mq__bytes(msg->exchange),
                                    .routing_key = amqp_cstring_bytes(msg->routing_key),
-                                   .mandatory = mandatory};
+                                   .mandatory = 1};
     size_t start = begin_frame(pub, AMQP_FRAME_METHOD);
     put_u32(pub->out + pub->out_len, AMQP_BASIC_PUBLISH_METHOD);
-    amqp_bytes_t room = {.len = frame_max - FRAME_HEADER_SIZE - 5,
+    amqp_bytes_t room = {.len = METHOD_FRAME_MAX - FRAME_HEADER_SIZE - 5,
                          .bytes = pub->out + pub->out_len + 4};
     int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &method, room);
     if (n < 0)
@@ -569,7 +567,7 @@ static wr_status send_publish(struct mq_publisher *pub, const struct mq_message 
                               const struct mq__props *props, void *publish_ctx,
                               struct wr_error *err)
 {
-    wr_status status = encode_publish(pub, msg, props, true, err);
+    wr_status status = encode_publish(pub, msg, props, err);
     if (status == WR_OK && (!pub->batch_writes || pub->out_len >= BATCH_WRITE_BYTES))
         status = write_frames(pub, err);
     if (status != WR_OK)

@@ -3,11 +3,9 @@
 #include "core/random.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #define POOL_SIZE 1024
 
@@ -23,28 +21,11 @@ static void fill_from_kernel(unsigned char *out, size_t len)
     size_t got = 0;
     while (got < len) {
         ssize_t n = getrandom(out + got, len - got, 0);
-        if (n > 0) {
-            got += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            break;
-        }
-    }
-    if (got == len)
-        return;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    while (fd >= 0 && got < len) {
-        ssize_t n = read(fd, out + got, len - got);
-        if (n <= 0 && !(n < 0 && errno == EINTR))
-            break;
         if (n > 0)
             got += (size_t)n;
+        else if (!(n < 0 && errno == EINTR))
+            abort(); /* identifiers that are not random would collide silently */
     }
-    if (fd >= 0)
-        close(fd);
-    if (got < len)
-        abort();
 }
 
 void wr_random_bytes(void *out, size_t len)

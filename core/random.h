@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-/* Fills out[0..len) with random bytes. Never fails: if getrandom() is
- * unavailable it falls back to /dev/urandom, and aborts if neither works
- * (an identifier that is not random would break uniqueness silently). */
+/* Fills out[0..len) with random bytes. Never fails: it aborts if
+ * getrandom() does (Linux 3.17 and later have it; an identifier that is
+ * not random would break uniqueness silently). */
 void wr_random_bytes(void *out, size_t len);
 
 /* A version 4 UUID in lower case: "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */

@@ -13,14 +13,46 @@
 #include "tests/support/support.h"
 
 static struct mq_publisher *new_publisher(struct mq_conn *conn, size_t max_in_flight,
-                                          struct tb_outcomes *outcomes)
+                                          struct tb_outcomes *outcomes, bool batch_writes)
 {
-    struct mq_publisher_options options = {
-        .max_in_flight = max_in_flight, .on_confirm = tb_record_outcome, .user = outcomes};
+    struct mq_publisher_options options = {.max_in_flight = max_in_flight,
+                                           .on_confirm = tb_record_outcome,
+                                           .user = outcomes,
+                                           .batch_writes = batch_writes};
     struct wr_error err;
     struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
     ck_assert_msg(pub != NULL, "%s", err.message);
     return pub;
+}
+
+/* A queue of its own, a publisher on one connection and a second
+ * connection to consume what it published. */
+struct publish_and_read {
+    char queue[128];
+    struct mq_conn *conn, *cconn;
+    struct tb_outcomes *outcomes;
+    struct mq_publisher *pub;
+};
+
+static void publish_and_read_open(struct publish_and_read *f, const char *what,
+                                  enum mq_queue_type type, size_t max_in_flight, bool batch_writes)
+{
+    tb_name(what, f->queue, sizeof f->queue);
+    f->conn = ts_broker_connect("warren-broker-test");
+    f->cconn = ts_broker_connect("warren-broker-test");
+    ts_declare_queue(f->conn, f->queue, type);
+    f->outcomes = calloc(1, sizeof *f->outcomes);
+    f->pub = new_publisher(f->conn, max_in_flight, f->outcomes, batch_writes);
+}
+
+static void publish_and_read_close(struct publish_and_read *f)
+{
+    struct wr_error err;
+    mq_publisher_destroy(f->pub);
+    ck_assert_int_eq(mq_delete_queue(f->conn, f->queue, &err), WR_OK);
+    mq_conn_close(f->cconn);
+    mq_conn_close(f->conn);
+    free(f->outcomes);
 }
 
 static void flush(struct mq_publisher *pub)
@@ -85,13 +117,9 @@ static void check_bare_delivery(const struct mq_delivery *d)
 
 static void round_trip(enum mq_queue_type type)
 {
-    char queue[128];
-    tb_name("roundtrip", queue, sizeof queue);
-    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
-    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
-    ts_declare_queue(conn, queue, type);
-    struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
+    struct publish_and_read f;
+    publish_and_read_open(&f, "roundtrip", type, 0, false);
+    const char *queue = f.queue;
 
     struct mq_header headers[] = {
         {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 3},
@@ -114,15 +142,15 @@ static void round_trip(enum mq_queue_type type)
                               .headers = headers,
                               .header_count = 4};
     struct mq_message bare = {.routing_key = queue, .message_id = "bare-1"};
-    tb_publish(pub, &full, 0);
-    tb_publish(pub, &bare, 1);
-    flush(pub);
-    ck_assert_uint_eq(outcomes->total_calls, 2);
-    ck_assert_int_eq(outcomes->status[0], WR_OK);
-    ck_assert_int_eq(outcomes->status[1], WR_OK);
+    tb_publish(f.pub, &full, 0);
+    tb_publish(f.pub, &bare, 1);
+    flush(f.pub);
+    ck_assert_uint_eq(f.outcomes->total_calls, 2);
+    ck_assert_int_eq(f.outcomes->status[0], WR_OK);
+    ck_assert_int_eq(f.outcomes->status[1], WR_OK);
 
     struct wr_error err;
-    struct mq_consumer *consumer = mq_consumer_create(cconn, queue, 10, &err);
+    struct mq_consumer *consumer = mq_consumer_create(f.cconn, queue, 10, &err);
     ck_assert_msg(consumer != NULL, "%s", err.message);
     struct mq_delivery *d = next_delivery(consumer);
     check_full_delivery(d, queue);
@@ -132,14 +160,10 @@ static void round_trip(enum mq_queue_type type)
     check_bare_delivery(d);
     ck_assert_int_eq(mq_ack(consumer, d->delivery_tag, &err), WR_OK);
     mq_delivery_free(d);
-    ck_assert_uint_eq(ts_queue_depth(conn, queue), 0);
+    ck_assert_uint_eq(ts_queue_depth(f.conn, queue), 0);
 
     mq_consumer_destroy(consumer);
-    mq_publisher_destroy(pub);
-    ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
-    mq_conn_close(cconn);
-    mq_conn_close(conn);
-    free(outcomes);
+    publish_and_read_close(&f);
 }
 
 START_TEST(test_round_trip_classic)
@@ -162,7 +186,7 @@ START_TEST(test_many_in_flight)
     struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, WINDOW, outcomes);
+    struct mq_publisher *pub = new_publisher(conn, WINDOW, outcomes, false);
     size_t max_seen = 0;
     for (size_t i = 0; i < COUNT; i++) {
         char id[32];
@@ -193,18 +217,8 @@ END_TEST
 START_TEST(test_batched_writes_keep_order_and_split_large_bodies)
 {
     enum { COUNT = 100, LARGE = 50, LARGE_SIZE = 300 * 1024 }; /* > 2 frames of 128 KiB */
-    char queue[128];
-    tb_name("batched", queue, sizeof queue);
-    struct mq_conn *conn = ts_broker_connect("warren-broker-test");
-    struct mq_conn *cconn = ts_broker_connect("warren-broker-test");
-    ts_declare_queue(conn, queue, MQ_QUEUE_QUORUM);
-    struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher_options options = {
-        .max_in_flight = 256, .on_confirm = tb_record_outcome, .user = outcomes,
-        .batch_writes = true};
-    struct wr_error err;
-    struct mq_publisher *pub = mq_publisher_create(conn, &options, &err);
-    ck_assert_msg(pub != NULL, "%s", err.message);
+    struct publish_and_read f;
+    publish_and_read_open(&f, "batched", MQ_QUEUE_QUORUM, 256, true);
     char *large = malloc(LARGE_SIZE);
     for (size_t i = 0; i < LARGE_SIZE; i++)
         large[i] = (char)('a' + i % 23);
@@ -212,16 +226,17 @@ START_TEST(test_batched_writes_keep_order_and_split_large_bodies)
     for (size_t i = 0; i < COUNT; i++) {
         snprintf(ids[i], sizeof ids[i], "batched-%zu", i);
         snprintf(bodies[i], sizeof bodies[i], "{\"n\":%zu}", i);
-        struct mq_message msg = tb_message("", queue, ids[i]);
+        struct mq_message msg = tb_message("", f.queue, ids[i]);
         msg.body = i == LARGE ? large : bodies[i];
         msg.body_len = i == LARGE ? LARGE_SIZE : strlen(bodies[i]);
-        tb_publish(pub, &msg, i);
+        tb_publish(f.pub, &msg, i);
     }
-    flush(pub);
-    ck_assert_uint_eq(outcomes->total_calls, COUNT);
+    flush(f.pub);
+    ck_assert_uint_eq(f.outcomes->total_calls, COUNT);
     for (size_t i = 0; i < COUNT; i++)
-        ck_assert_int_eq(outcomes->status[i], WR_OK);
-    struct mq_consumer *consumer = mq_consumer_create(cconn, queue, COUNT, &err);
+        ck_assert_int_eq(f.outcomes->status[i], WR_OK);
+    struct wr_error err;
+    struct mq_consumer *consumer = mq_consumer_create(f.cconn, f.queue, COUNT, &err);
     ck_assert_msg(consumer != NULL, "%s", err.message);
     for (size_t i = 0; i < COUNT; i++) {
         struct mq_delivery *d = next_delivery(consumer);
@@ -237,12 +252,8 @@ START_TEST(test_batched_writes_keep_order_and_split_large_bodies)
         mq_delivery_free(d);
     }
     mq_consumer_destroy(consumer);
-    mq_publisher_destroy(pub);
-    ck_assert_int_eq(mq_delete_queue(conn, queue, &err), WR_OK);
-    mq_conn_close(cconn);
-    mq_conn_close(conn);
+    publish_and_read_close(&f);
     free(large);
-    free(outcomes);
 }
 END_TEST
 
@@ -261,7 +272,7 @@ START_TEST(test_unroutable_in_a_batch)
     struct mq_binding_spec b = {.exchange = exchange, .queue = queue, .routing_key = "good"};
     ck_assert_int_eq(mq_bind_queue(conn, &b, &err), WR_OK);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, 16, outcomes);
+    struct mq_publisher *pub = new_publisher(conn, 16, outcomes, false);
     for (size_t i = 0; i < COUNT; i++) {
         char id[32];
         snprintf(id, sizeof id, "batch-%zu", i % 3); /* ids repeat: matching must still hold */
@@ -303,7 +314,7 @@ static void nack_when_full(enum mq_queue_type type, unsigned accepted_max)
         .name = queue, .type = type, .max_length = 1, .overflow = MQ_OVERFLOW_REJECT_PUBLISH};
     ck_assert_msg(mq_declare_queue(conn, &spec, &err) == WR_OK, "%s", err.message);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
+    struct mq_publisher *pub = new_publisher(conn, 0, outcomes, false);
     unsigned accepted = 0;
     for (size_t i = 0; i < COUNT; i++) {
         struct mq_message msg = tb_message("", queue, "full");
@@ -349,7 +360,7 @@ START_TEST(test_missing_exchange_closes_channel)
     struct wr_error err;
     ts_declare_queue(conn, queue, MQ_QUEUE_CLASSIC);
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
+    struct mq_publisher *pub = new_publisher(conn, 0, outcomes, false);
 
     struct mq_message lost = tb_message(exchange, "any", "lost-1");
     tb_publish(pub, &lost, 0);
@@ -381,7 +392,7 @@ START_TEST(test_invalid_messages_are_refused)
 {
     struct mq_conn *conn = ts_broker_connect("warren-broker-test");
     struct tb_outcomes *outcomes = calloc(1, sizeof *outcomes);
-    struct mq_publisher *pub = new_publisher(conn, 0, outcomes);
+    struct mq_publisher *pub = new_publisher(conn, 0, outcomes, false);
     struct wr_error err;
     struct mq_message no_id = tb_message("", "q", NULL);
     ck_assert_int_eq(mq_publish(pub, &no_id, NULL, &err), WR_ERR_INVALID);
