@@ -39,11 +39,11 @@
 #define RESPONSE_MAX (64 * 1024)
 
 struct connection {
-    int fd;         /* -1 while closed */
-    bool busy;      /* a request is out and its answer not yet complete */
-    double due;     /* when the request now out was scheduled */
+    int fd;     /* -1 while closed */
+    bool busy;  /* a request is out and its answer not yet complete */
+    double due; /* when the request now out was scheduled */
     double next_due;
-    char *request;  /* the bytes of the request now out */
+    char *request; /* the bytes of the request now out (request_size) */
     size_t request_len, written;
     bool watching_writes; /* EPOLLOUT is on while a request waits for room */
     char response[RESPONSE_MAX];
@@ -52,12 +52,13 @@ struct connection {
 
 struct loadgen {
     struct addrinfo *address;
-    char *head;        /* request line and headers before the per-request ones */
+    char *head;          /* request line and headers before the per-request ones */
+    size_t request_size; /* room for head, an Idempotency-Key and the body */
     const char *body;
     size_t body_len;
     bool keyed;
-    FILE *trace;       /* --trace */
-    long limit;        /* requests in all, 0 = no limit */
+    FILE *trace; /* --trace */
+    long limit;  /* requests in all, 0 = no limit */
     long issued;
     double start, stop_issuing, interval_s;
     int epoll_fd;
@@ -176,11 +177,14 @@ static void send_request(struct loadgen *g, struct connection *c)
         c->busy = false;
         return;
     }
+    int head_len;
     if (g->keyed)
-        c->request_len = (size_t)sprintf(c->request, "%sIdempotency-Key: bench-%d-%ld-%.6f\r\n\r\n",
-                                         g->head, (int)getpid(), g->issued, g->start);
+        head_len =
+            snprintf(c->request, g->request_size, "%sIdempotency-Key: bench-%d-%ld-%.6f\r\n\r\n",
+                     g->head, (int)getpid(), g->issued, g->start);
     else
-        c->request_len = (size_t)sprintf(c->request, "%s\r\n", g->head);
+        head_len = snprintf(c->request, g->request_size, "%s\r\n", g->head);
+    c->request_len = (size_t)head_len;
     memcpy(c->request + c->request_len, g->body, g->body_len);
     c->request_len += g->body_len;
     c->written = 0;
@@ -198,7 +202,7 @@ static int parse_response(struct connection *c, int *status, bool *closes)
     if (c->received < 12 || memcmp(c->response, "HTTP/1.", 7) != 0)
         return -1;
     *end = '\0'; /* the headers as one string, for the searches below */
-    *status = atoi(c->response + 9);
+    *status = (int)strtol(c->response + 9, NULL, 10);
     long length = 0;
     char *field = strcasestr(c->response, "\r\ncontent-length:");
     if (field)
@@ -268,13 +272,14 @@ static char *read_all(const char *path, size_t *len)
 }
 
 /* Splits http://HOST:PORT/PATH; false if it is not one. */
-static bool parse_url(const char *url, char *host, size_t host_size, char *port,
-                      size_t port_size, const char **path)
+static bool parse_url(const char *url, char *host, size_t host_size, char *port, size_t port_size,
+                      const char **path)
 {
     if (strncmp(url, "http://", 7) != 0)
         return false;
     const char *authority = url + 7, *slash = strchr(authority, '/');
-    const char *colon = memchr(authority, ':', slash ? (size_t)(slash - authority) : strlen(authority));
+    const char *colon =
+        memchr(authority, ':', slash ? (size_t)(slash - authority) : strlen(authority));
     *path = slash ? slash : "/";
     const char *host_end = colon ? colon : (slash ? slash : authority + strlen(authority));
     if (host_end == authority || (size_t)(host_end - authority) >= host_size)
@@ -282,8 +287,8 @@ static bool parse_url(const char *url, char *host, size_t host_size, char *port,
     memcpy(host, authority, (size_t)(host_end - authority));
     host[host_end - authority] = '\0';
     const char *port_start = colon ? colon + 1 : "80";
-    size_t port_len = colon ? (size_t)((slash ? slash : port_start + strlen(port_start)) - port_start)
-                            : 2;
+    size_t port_len =
+        colon ? (size_t)((slash ? slash : port_start + strlen(port_start)) - port_start) : 2;
     if (port_len == 0 || port_len >= port_size)
         return false;
     memcpy(port, port_start, port_len);
@@ -343,14 +348,14 @@ int main(int argc, char **argv)
     g.connections = calloc((size_t)connections, sizeof *g.connections);
     if (!g.connections)
         die("out of memory");
-    size_t request_size = strlen(g.head) + 128 + g.body_len;
+    g.request_size = strlen(g.head) + 128 + g.body_len;
     g.interval_s = connections / rate;
     g.start = now_s();
     g.stop_issuing = g.start + seconds;
     for (int i = 0; i < connections; i++) {
         struct connection *c = &g.connections[i];
         c->fd = -1;
-        c->request = malloc(request_size);
+        c->request = malloc(g.request_size);
         if (!c->request)
             die("out of memory");
         c->next_due = g.start + (double)i / rate;
@@ -379,8 +384,8 @@ int main(int argc, char **argv)
         double wait = wake - now;
         struct timespec timeout = {.tv_sec = (time_t)wait,
                                    .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
-        int n = epoll_pwait2(g.epoll_fd, events, 64, wait > 0 ? &timeout : &(struct timespec){0},
-                             NULL);
+        int n =
+            epoll_pwait2(g.epoll_fd, events, 64, wait > 0 ? &timeout : &(struct timespec){0}, NULL);
         if (n < 0 && errno != EINTR)
             die("epoll_pwait2");
         now = now_s();
