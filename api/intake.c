@@ -166,6 +166,7 @@ static void *intake_thread(void *arg)
         if (mq_publisher_flush(intake->pub, intake->options.confirm_timeout_ms, &err) != WR_OK)
             wr_log(WR_LOG_WARN, "intake", "at shutdown: %s", err.message);
     }
+    atomic_store(&intake->connected, false); /* closing it, not losing it: no warning */
     drop_connection(intake);
     return NULL;
 }
