@@ -61,12 +61,18 @@ static void set_connected(struct api_intake *intake, bool connected)
                connected ? "connected to the broker" : "lost the broker; answering 503 until back");
 }
 
-static void drop_connection(struct api_intake *intake)
+static void close_connection(struct api_intake *intake)
 {
     mq_publisher_destroy(intake->pub); /* fails outstanding jobs with WR_ERR_CONNECTION */
     intake->pub = NULL;
     mq_conn_close(intake->conn);
     intake->conn = NULL;
+}
+
+/* The connection failed: close it and say so (503 until it is back). */
+static void drop_connection(struct api_intake *intake)
+{
+    close_connection(intake);
     set_connected(intake, false);
 }
 
@@ -93,8 +99,7 @@ static bool ensure_connected(struct api_intake *intake)
     }
     if (!intake->pub) {
         wr_log(WR_LOG_DEBUG, "intake", "connect failed: %s", err.message);
-        mq_conn_close(intake->conn);
-        intake->conn = NULL;
+        close_connection(intake);
         return false;
     }
     set_connected(intake, true);
@@ -166,8 +171,8 @@ static void *intake_thread(void *arg)
         if (mq_publisher_flush(intake->pub, intake->options.confirm_timeout_ms, &err) != WR_OK)
             wr_log(WR_LOG_WARN, "intake", "at shutdown: %s", err.message);
     }
-    atomic_store(&intake->connected, false); /* closing it, not losing it: no warning */
-    drop_connection(intake);
+    atomic_store(&intake->connected, false); /* closed, not lost: no warning */
+    close_connection(intake);
     return NULL;
 }
 

@@ -63,7 +63,6 @@ struct loadgen {
     double start, stop_issuing, interval_s;
     int epoll_fd;
     struct connection *connections;
-    int connection_count;
     double *latencies, *scheduled; /* scheduled only with --trace */
     size_t count, capacity, ok, failed;
 };
@@ -165,6 +164,21 @@ static void fail_request(struct loadgen *g, struct connection *c, double now)
     close_connection(g, c);
 }
 
+/* Writes c's request: the same bytes every time, except the fresh
+ * Idempotency-Key of --keyed (formatted once per connection otherwise). */
+static void format_request(const struct loadgen *g, struct connection *c)
+{
+    int head_len;
+    if (g->keyed)
+        head_len =
+            snprintf(c->request, g->request_size, "%sIdempotency-Key: bench-%d-%ld-%.6f\r\n\r\n",
+                     g->head, (int)getpid(), g->issued, g->start);
+    else
+        head_len = snprintf(c->request, g->request_size, "%s\r\n", g->head);
+    memcpy(c->request + head_len, g->body, g->body_len);
+    c->request_len = (size_t)head_len + g->body_len;
+}
+
 /* Sends c's next request, scheduled at c->next_due. */
 static void send_request(struct loadgen *g, struct connection *c)
 {
@@ -173,22 +187,12 @@ static void send_request(struct loadgen *g, struct connection *c)
     c->next_due += g->interval_s;
     g->issued++;
     if (c->fd < 0 && !open_connection(g, c)) {
-        record(g, c->due, now_s() - c->due, false);
-        c->busy = false;
+        fail_request(g, c, now_s());
         return;
     }
-    int head_len;
     if (g->keyed)
-        head_len =
-            snprintf(c->request, g->request_size, "%sIdempotency-Key: bench-%d-%ld-%.6f\r\n\r\n",
-                     g->head, (int)getpid(), g->issued, g->start);
-    else
-        head_len = snprintf(c->request, g->request_size, "%s\r\n", g->head);
-    c->request_len = (size_t)head_len;
-    memcpy(c->request + c->request_len, g->body, g->body_len);
-    c->request_len += g->body_len;
+        format_request(g, c);
     c->written = 0;
-    c->received = 0;
     if (!write_request(g, c))
         fail_request(g, c, now_s());
 }
@@ -344,7 +348,6 @@ int main(int argc, char **argv)
     g.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (g.epoll_fd < 0)
         die("epoll_create1");
-    g.connection_count = connections;
     g.connections = calloc((size_t)connections, sizeof *g.connections);
     if (!g.connections)
         die("out of memory");
@@ -359,6 +362,7 @@ int main(int argc, char **argv)
         if (!c->request)
             die("out of memory");
         c->next_due = g.start + (double)i / rate;
+        format_request(&g, c);
         if (!open_connection(&g, c))
             die("connect");
     }
