@@ -1,11 +1,12 @@
 /* API keys: constant-time lookup by SHA-256 and per-key token buckets. */
 #include "api/keyring.h"
 
+#include "core/random.h"
+
 #include <math.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,8 +79,8 @@ bool api_keyring_take(struct api_keyring *ring, const struct api_caller *caller,
     const struct cfg_api_key *key = &ring->keys[caller->index];
     pthread_mutex_lock(&bucket->lock);
     if (bucket->last_ms >= 0 && now_ms > bucket->last_ms)
-        bucket->tokens =
-            fmin(key->burst, bucket->tokens + (double)(now_ms - bucket->last_ms) * key->rate / 1000);
+        bucket->tokens = fmin(key->burst, bucket->tokens + (double)(now_ms - bucket->last_ms) *
+                                                               key->rate / 1000);
     bucket->last_ms = now_ms;
     bool granted = bucket->tokens >= 1;
     if (granted)
@@ -96,6 +97,5 @@ void api_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(data, len, digest);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    wr_hex_lower(out, digest, sizeof digest);
 }

@@ -2,9 +2,12 @@
  * recursively, stopping at the first problem with the path of the field. */
 #include "api/order.h"
 
+#include "core/json_text.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct validator {
@@ -35,9 +38,35 @@ static bool fail(struct validator *v, const char *code, const char *path, const 
     return false;
 }
 
+/* Paths are built for every field checked, so without printf: "parent.key". */
 static void child_path(char *out, size_t size, const char *parent, const char *key)
 {
-    snprintf(out, size, "%s%s%s", parent, *parent ? "." : "", key);
+    size_t parent_len = strlen(parent);
+    size_t key_len = strlen(key);
+    if (parent_len + 1 + key_len + 1 > size) { /* too deep to name whole: cut */
+        snprintf(out, size, "%s%s%s", parent, *parent ? "." : "", key);
+        return;
+    }
+    memcpy(out, parent, parent_len);
+    size_t len = parent_len;
+    if (parent_len)
+        out[len++] = '.';
+    memcpy(out + len, key, key_len + 1);
+}
+
+/* "parent[index]" */
+static void index_path(char *out, size_t size, const char *parent, size_t index)
+{
+    size_t len = strlen(parent);
+    if (len + 24 > size) {
+        snprintf(out, size, "%s[%zu]", parent, index);
+        return;
+    }
+    memcpy(out, parent, len);
+    out[len++] = '[';
+    wr_decimal_append(out, size, &len, (long long)index);
+    out[len++] = ']';
+    out[len] = '\0';
 }
 
 static bool check_object(struct validator *v, json_t *obj, const char *path,
@@ -48,7 +77,8 @@ static bool check_object(struct validator *v, json_t *obj, const char *path,
         return fail(v, "invalid_field", path, "%s must be an object", *path ? path : "the body");
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         size_t i = 0;
         while (i < rule_count && strcmp(rules[i].key, key) != 0)
             i++;
@@ -71,15 +101,13 @@ static bool check_object(struct validator *v, json_t *obj, const char *path,
     return true;
 }
 
-static bool is_text(struct validator *v, json_t *value, const char *path, size_t min,
-                    size_t max)
+static bool is_text(struct validator *v, json_t *value, const char *path, size_t min, size_t max)
 {
     if (!json_is_string(value))
         return fail(v, "invalid_field", path, "%s must be a string", path);
     size_t len = json_string_length(value);
     if (len < min || len > max)
-        return fail(v, "invalid_field", path, "%s must be %zu to %zu bytes long", path, min,
-                    max);
+        return fail(v, "invalid_field", path, "%s must be %zu to %zu bytes long", path, min, max);
     return true;
 }
 
@@ -143,7 +171,7 @@ static bool check_items(struct validator *v, json_t *value, const char *path)
         return fail(v, "invalid_field", path, "%s must be a list of 1 to %zu items", path,
                     v->limits->max_items);
     for (size_t i = 0; i < json_array_size(value); i++) {
-        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        index_path(sub, sizeof sub, path, i);
         json_t *item = json_array_get(value, i);
         if (!check_object(v, item, sub, item_rules, 2))
             return false;
@@ -152,8 +180,7 @@ static bool check_items(struct validator *v, json_t *value, const char *path)
             if (strcmp(sku, json_string_value(json_object_get(json_array_get(value, j), "sku"))) ==
                 0) {
                 snprintf(sub, sizeof sub, "%s[%zu].sku", path, i);
-                return fail(v, "invalid_field", sub, "%s repeats the SKU of %s[%zu]", sub, path,
-                            j);
+                return fail(v, "invalid_field", sub, "%s repeats the SKU of %s[%zu]", sub, path, j);
             }
         }
     }
@@ -200,8 +227,7 @@ static bool check_token(struct validator *v, json_t *value, const char *path)
 static bool check_country(struct validator *v, json_t *value, const char *path)
 {
     const char *c = json_is_string(value) ? json_string_value(value) : "";
-    if (json_string_length(value) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' &&
-        c[1] <= 'Z')
+    if (json_string_length(value) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z')
         return true;
     return fail(v, "invalid_field", path, "%s must be two capital letters (ISO 3166)", path);
 }
@@ -215,7 +241,7 @@ static bool check_notify(struct validator *v, json_t *value, const char *path)
     for (size_t i = 0; i < json_array_size(value); i++) {
         const char *channel = json_string_value(json_array_get(value, i));
         const char *other = i ? json_string_value(json_array_get(value, 0)) : NULL;
-        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        index_path(sub, sizeof sub, path, i);
         if (!channel || (strcmp(channel, "email") != 0 && strcmp(channel, "sms") != 0))
             return fail(v, "invalid_field", sub, "%s must be \"email\" or \"sms\"", sub);
         if (other && strcmp(other, channel) == 0)
@@ -260,12 +286,9 @@ static bool check_address(struct validator *v, json_t *value, const char *path)
 }
 
 static const struct field_rule order_rules[] = {
-    {"customer", true, check_customer},
-    {"items", true, check_items},
-    {"currency", true, check_currency},
-    {"payment", true, check_payment},
-    {"shipping_address", false, check_address},
-    {"notify", false, check_notify},
+    {"customer", true, check_customer},         {"items", true, check_items},
+    {"currency", true, check_currency},         {"payment", true, check_payment},
+    {"shipping_address", false, check_address}, {"notify", false, check_notify},
 };
 
 /* Rules that span fields: a phone is needed to send an SMS. */
@@ -310,15 +333,70 @@ wr_status api_order_parse(const char *body, size_t body_len, const struct api_or
     return WR_OK;
 }
 
-void api_order_apply_defaults(json_t *order)
+/* Appends text as a JSON string, or null for NULL. */
+static void append_string_or_null(char *out, size_t size, size_t *len, const char *text)
 {
-    if (!json_object_get(order, "notify"))
-        json_object_set_new(order, "notify", json_pack("[s]", "email"));
+    if (!text) {
+        memcpy(out + *len, "null", 5);
+        *len += 4;
+        return;
+    }
+    out[(*len)++] = '"';
+    wr_json_escape_append(out, size, len, text);
+    out[(*len)++] = '"';
+}
+
+static void append_literal(char *out, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(out + *len, text, n);
+    *len += n;
+}
+
+/* The client's text is kept as it was sent, not re-serialised from the
+ * parsed value: api_order_parse accepted it as one object holding only
+ * known fields, each once, so the added fields cannot clash with it, and
+ * writing the parsed order out again with jansson cost about a quarter of
+ * warren-api's CPU per order (bench/README.md, sixth pass). */
+char *api_order_placed_body(const char *body, size_t body_len,
+                            const struct api_placed_fields *fields)
+{
+    size_t end = body_len; /* just past the closing brace */
+    while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t' || body[end - 1] == '\n' ||
+                       body[end - 1] == '\r'))
+        end--;
+    if (end == 0 || body[end - 1] != '}')
+        return NULL; /* not a body api_order_parse accepted */
+    const char *key = fields->idempotency_key;
+    size_t size = end + 160 + wr_json_escaped_length(fields->order_id) +
+                  wr_json_escaped_length(fields->storefront) +
+                  (key ? wr_json_escaped_length(key) : 0) +
+                  wr_json_escaped_length(fields->placed_at);
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    size_t len = end - 1;
+    memcpy(out, body, len);
+    if (!fields->notify_given)
+        append_literal(out, &len, ",\"notify\":[\"email\"]");
+    append_literal(out, &len, ",\"order_id\":");
+    append_string_or_null(out, size, &len, fields->order_id);
+    append_literal(out, &len, ",\"storefront\":");
+    append_string_or_null(out, size, &len, fields->storefront);
+    append_literal(out, &len, ",\"idempotency_key\":");
+    append_string_or_null(out, size, &len, key);
+    append_literal(out, &len, ",\"placed_at\":");
+    append_string_or_null(out, size, &len, fields->placed_at);
+    append_literal(out, &len, "}");
+    out[len] = '\0';
+    return out;
 }
 
 struct api_order_limits api_order_limits_default(void)
 {
-    return (struct api_order_limits){
-        .max_items = 100, .max_quantity = 1000, .max_text = 200, .max_email = 254,
-        .max_body = 65536};
+    return (struct api_order_limits){.max_items = 100,
+                                     .max_quantity = 1000,
+                                     .max_text = 200,
+                                     .max_email = 254,
+                                     .max_body = 65536};
 }

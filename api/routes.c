@@ -16,8 +16,10 @@
 
 #include "api/idem_queue.h"
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "core/text.h"
 
 typedef void (*route_fn)(struct api_context *ctx, const struct api_request *req,
                          struct api_response *res);
@@ -76,7 +78,7 @@ bool api_authenticate(struct api_context *ctx, const struct api_request *req,
         api_response_header(res, "WWW-Authenticate", "Bearer");
         return false;
     }
-    snprintf(res->caller, sizeof res->caller, "%s", caller->name);
+    wr_copy_text(res->caller, sizeof res->caller, caller->name);
     if (caller->kind != needed) {
         api_response_error(res, 403, "forbidden",
                            needed == CFG_KEY_ADMIN ? "this route needs an admin key"
@@ -148,14 +150,24 @@ static bool precheck_order_post(const struct api_request *req, struct api_respon
 }
 
 /* The 202 body of an accepted order (malloc'd; NULL when out of memory)
- * and its Location. */
+ * and its Location, written by hand: every order pays for it. The order
+ * id is a UUID (ours or the Idempotency-Key store's), escaped all the same. */
 static char *accepted_body(const char *order_id, char location[80])
 {
-    snprintf(location, 80, "/v1/orders/%s", order_id);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "order_id", order_id, "status", "accepted",
-                             "status_url", location);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
+    char id[80];
+    size_t id_len = 0;
+    wr_json_escape_append(id, sizeof id - 11, &id_len, order_id);
+    memcpy(location, "/v1/orders/", 11);
+    memcpy(location + 11, id, id_len + 1);
+    size_t size = 3 * id_len + 80;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    size_t len = 0;
+    const char *parts[] = {"{\"order_id\":\"", id, "\",\"status\":\"accepted\",\"status_url\":\"",
+                           location, "\"}"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        len += wr_copy_text(text + len, size - len, parts[i]);
     return text;
 }
 
@@ -166,18 +178,6 @@ static void accepted_response(struct api_response *res, const char *order_id)
     res->body = accepted_body(order_id, location);
     res->status = 202;
     api_response_header(res, "Location", location);
-}
-
-/* order.placed: the validated order plus what the API adds. */
-static char *placed_body(json_t *order, const char *order_id, const char *storefront,
-                         const char *idempotency_key, const char *placed_at)
-{
-    json_object_set_new(order, "order_id", json_string(order_id));
-    json_object_set_new(order, "storefront", json_string(storefront));
-    json_object_set_new(order, "idempotency_key",
-                        idempotency_key ? json_string(idempotency_key) : json_null());
-    json_object_set_new(order, "placed_at", json_string(placed_at));
-    return json_dumps(order, JSON_COMPACT);
 }
 
 /* An order on its way, kept with everything its message borrows until the
@@ -193,9 +193,11 @@ struct api_pending {
     struct api_context *ctx;
     void (*wake)(void *token);
     void *token;
-    json_t *order; /* the validated order until order.placed is built from it */
-    char *body;    /* order.placed */
-    char *answer;  /* keyed: the 202 body recorded as the key's answer */
+    char *order_text; /* the validated order as sent, until order.placed is built */
+    size_t order_text_len;
+    bool notify_given; /* the order has notify (else order.placed adds the default) */
+    char *body;        /* order.placed */
+    char *answer;      /* keyed: the 202 body recorded as the key's answer */
     char order_id[40];
     char proposed_id[37];  /* keyed: the order id if the key is new */
     char request_hash[65]; /* keyed: of the canonical JSON value */
@@ -215,7 +217,7 @@ struct api_pending {
 
 static void pending_free(struct api_pending *p)
 {
-    json_decref(p->order);
+    free(p->order_text);
     free(p->body);
     free(p->answer);
     free(p->idempotency_key);
@@ -232,10 +234,10 @@ static void build_placed_message(struct api_context *ctx, struct api_pending *p)
 {
     wr_random_uuid(p->message_id);
     p->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
-    p->headers[1] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
-                                       .string = p->traceparent};
-    p->headers[2] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
-                                       .string = p->storefront};
+    p->headers[1] = (struct mq_header){
+        .key = "traceparent", .kind = MQ_HEADER_STRING, .string = p->traceparent};
+    p->headers[2] = (struct mq_header){
+        .key = "x-storefront", .kind = MQ_HEADER_STRING, .string = p->storefront};
     p->msg = (struct mq_message){
         .exchange = ctx->exchange,
         .routing_key = "order.placed",
@@ -283,8 +285,7 @@ static void publish_finished(struct api_pending *p, wr_status result, const stru
 }
 
 /* From the publishing thread. */
-static void placed_done(struct api_intake_job *job, wr_status result,
-                        const struct wr_error *detail)
+static void placed_done(struct api_intake_job *job, wr_status result, const struct wr_error *detail)
 {
     struct api_pending *p = (struct api_pending *)job;
     p->published = true;
@@ -294,9 +295,16 @@ static void placed_done(struct api_intake_job *job, wr_status result,
 /* Builds order.placed for p->order_id and hands it to the publisher. */
 static void publish(struct api_pending *p)
 {
-    p->body = placed_body(p->order, p->order_id, p->storefront, p->idempotency_key, p->placed_at);
-    json_decref(p->order);
-    p->order = NULL;
+    struct api_placed_fields added = {
+        .order_id = p->order_id,
+        .storefront = p->storefront,
+        .idempotency_key = p->idempotency_key,
+        .placed_at = p->placed_at,
+        .notify_given = p->notify_given,
+    };
+    p->body = api_order_placed_body(p->order_text, p->order_text_len, &added);
+    free(p->order_text);
+    p->order_text = NULL;
     char location[80];
     if (p->idempotency_key)
         p->answer = accepted_body(p->order_id, location);
@@ -322,7 +330,7 @@ static void key_claimed(struct api_idem_job *job, wr_status status, const struct
         return;
     }
     p->claim = job->result.claim;
-    snprintf(p->order_id, sizeof p->order_id, "%s", job->result.order_id);
+    wr_copy_text(p->order_id, sizeof p->order_id, job->result.order_id);
     free(job->result.response_body); /* a replay answers from the order id */
     job->result.response_body = NULL;
     if (p->claim == API_IDEM_NEW)
@@ -428,11 +436,17 @@ static struct api_pending *new_pending(const struct api_request *req, const char
     } else {
         wr_random_uuid(p->order_id);
     }
-    api_order_apply_defaults(order); /* after the hash: the value as the client sent it */
-    p->order = json_incref(order);
+    p->order_text = malloc(req->body_len);
+    if (!p->order_text) {
+        pending_free(p);
+        return NULL;
+    }
+    memcpy(p->order_text, req->body, req->body_len);
+    p->order_text_len = req->body_len;
+    p->notify_given = json_object_get(order, "notify") != NULL;
     wr_rfc3339_now(p->placed_at);
-    snprintf(p->traceparent, sizeof p->traceparent, "%s", traceparent);
-    snprintf(p->storefront, sizeof p->storefront, "%s", storefront);
+    wr_copy_text(p->traceparent, sizeof p->traceparent, traceparent);
+    wr_copy_text(p->storefront, sizeof p->storefront, storefront);
     return p;
 }
 
@@ -523,8 +537,7 @@ static void healthz(struct api_context *ctx, const struct api_request *req,
     res->body = strdup("{\"status\":\"ok\"}");
 }
 
-static void readyz(struct api_context *ctx, const struct api_request *req,
-                   struct api_response *res)
+static void readyz(struct api_context *ctx, const struct api_request *req, struct api_response *res)
 {
     struct wr_error err;
     struct db_result *rows = NULL;

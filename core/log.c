@@ -3,6 +3,7 @@
 #include "core/log.h"
 
 #include "core/clock.h"
+#include "core/json_text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -146,25 +147,6 @@ int wr_log_level_parse(const char *text, enum wr_log_level *out)
     return -1;
 }
 
-/* Appends text to buf[*len..size) as the inside of a JSON string. */
-static void append_json_escaped(char *buf, size_t size, size_t *len, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p && *len + 7 < size; p++) {
-        if (*p == '"' || *p == '\\') {
-            buf[(*len)++] = '\\';
-            buf[(*len)++] = (char)*p;
-        } else if (*p == '\n') {
-            buf[(*len)++] = '\\';
-            buf[(*len)++] = 'n';
-        } else if (*p < 0x20) {
-            *len += (size_t)snprintf(buf + *len, size - *len, "\\u%04x", *p);
-        } else {
-            buf[(*len)++] = (char)*p;
-        }
-    }
-    buf[*len] = '\0';
-}
-
 void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...)
 {
     if (level < log_threshold)
@@ -179,30 +161,33 @@ void wr_log(enum wr_log_level level, const char *component, const char *fmt, ...
 
 /* Appends ,"key":"text" or ,"key":number; a field that does not fit is
  * left out whole (never cut), and room for the closing "}\n" is kept. */
-static size_t escaped_length(const char *text)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        n += *p == '"' || *p == '\\' || *p == '\n' ? 2 : *p < 0x20 ? 6 : 1;
-    return n;
-}
-
 static void append_field(char *line, size_t size, size_t *len, const struct wr_log_field *field)
 {
-    size_t need = escaped_length(field->key) + (field->text ? escaped_length(field->text) : 20);
+    size_t need = wr_json_escaped_length(field->key) +
+                  (field->text ? wr_json_escaped_length(field->text) : 20);
     if (*len + need + 16 > size)
         return;
     line[(*len)++] = ',';
     line[(*len)++] = '"';
-    append_json_escaped(line, size, len, field->key);
+    wr_json_escape_append(line, size, len, field->key);
     if (field->text) {
         memcpy(line + *len, "\":\"", 3);
         *len += 3;
-        append_json_escaped(line, size, len, field->text);
+        wr_json_escape_append(line, size, len, field->text);
         line[(*len)++] = '"';
     } else {
-        *len += (size_t)snprintf(line + *len, size - *len, "\":%lld", field->number);
+        memcpy(line + *len, "\":", 2);
+        *len += 2;
+        wr_decimal_append(line, size, len, field->number);
     }
+}
+
+/* Appends a short constant or stamp at the start of a line (which has room). */
+static void append_text(char *line, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(line + *len, text, n);
+    *len += n;
 }
 
 static void write_line(enum wr_log_level level, const char *component, const char *msg,
@@ -211,13 +196,16 @@ static void write_line(enum wr_log_level level, const char *component, const cha
     char stamp[WR_RFC3339_SIZE];
     wr_rfc3339_now(stamp);
     char line[4096];
-    size_t len = (size_t)snprintf(line, sizeof line,
-                                  "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"", stamp,
-                                  level_names[level]);
-    append_json_escaped(line, sizeof line, &len, component);
+    size_t len = 0;
+    append_text(line, &len, "{\"ts\":\"");
+    append_text(line, &len, stamp);
+    append_text(line, &len, "\",\"level\":\"");
+    append_text(line, &len, level_names[level]);
+    append_text(line, &len, "\",\"component\":\"");
+    wr_json_escape_append(line, sizeof line, &len, component);
     memcpy(line + len, "\",\"msg\":\"", 9);
     len += 9;
-    append_json_escaped(line, sizeof line - 3, &len, msg);
+    wr_json_escape_append(line, sizeof line - 3, &len, msg);
     line[len++] = '"';
     for (size_t i = 0; i < count; i++)
         append_field(line, sizeof line, &len, &fields[i]);

@@ -1,4 +1,4 @@
-/* Unit tests of core/: durations, status names, URL redaction, log
+/* Unit tests of core/: RFC 3339 timestamps, durations, status names, URL redaction, log
  * lines with fields and their buffering, random identifiers, and the
  * handoff queue between threads. */
 #include <check.h>
@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/duration.h"
 #include "core/handoff.h"
 #include "core/log.h"
@@ -108,8 +110,9 @@ END_TEST
 
 START_TEST(durations_reject)
 {
-    static const char *const bad[] = {"", "10", "s", "-1s", "+1s", "1 s", "0s", "1d",
-                                      "1.5s", "721h", "99999999999999999999s", "10S"};
+    static const char *const bad[] = {
+        "",   "10", "s", "-1s", "+1s", "1 s", "0s", "1d", "1.5s", "721h", "99999999999999999999s",
+        "10S"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 42;
         ck_assert_msg(wr_duration_parse(bad[i], &ms) == WR_ERR_INVALID, "accepted '%s'", bad[i]);
@@ -280,11 +283,40 @@ START_TEST(handoff_delivers_every_item_once_in_order)
 }
 END_TEST
 
+START_TEST(rfc3339_is_utc_with_milliseconds)
+{
+    /* twice within a second (the cached date and time), then across the
+     * next second: each stamp is the time of its call */
+    for (int round = 0; round < 3; round++) {
+        char stamp[WR_RFC3339_SIZE];
+        time_t before = time(NULL);
+        wr_rfc3339_now(stamp);
+        time_t after = time(NULL);
+        ck_assert_uint_eq(strlen(stamp), 24);
+        char expected_before[32], expected_after[32];
+        struct tm tm;
+        strftime(expected_before, sizeof expected_before, "%Y-%m-%dT%H:%M:%S",
+                 gmtime_r(&before, &tm));
+        strftime(expected_after, sizeof expected_after, "%Y-%m-%dT%H:%M:%S", gmtime_r(&after, &tm));
+        ck_assert_msg(strncmp(stamp, expected_before, 19) == 0 ||
+                          strncmp(stamp, expected_after, 19) == 0,
+                      "%s against %s", stamp, expected_before);
+        ck_assert_int_eq(stamp[19], '.');
+        for (int c = 20; c < 23; c++)
+            ck_assert_msg(stamp[c] >= '0' && stamp[c] <= '9', "%s", stamp);
+        ck_assert_int_eq(stamp[23], 'Z');
+        if (round == 1)
+            usleep(1000 * 1000);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, durations_parse);
+    tcase_add_test(tc, rfc3339_is_utc_with_milliseconds);
     tcase_add_test(tc, durations_reject);
     tcase_add_test(tc, durations_format_in_largest_unit);
     tcase_add_test(tc, redact_hides_password_only);
