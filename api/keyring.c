@@ -79,8 +79,8 @@ bool api_keyring_take(struct api_keyring *ring, const struct api_caller *caller,
     const struct cfg_api_key *key = &ring->keys[caller->index];
     pthread_mutex_lock(&bucket->lock);
     if (bucket->last_ms >= 0 && now_ms > bucket->last_ms)
-        bucket->tokens = fmin(key->burst, bucket->tokens + (double)(now_ms - bucket->last_ms) *
-                                                               key->rate / 1000);
+        bucket->tokens =
+            fmin(key->burst, bucket->tokens + (double)(now_ms - bucket->last_ms) * key->rate / 1000);
     bucket->last_ms = now_ms;
     bool granted = bucket->tokens >= 1;
     if (granted)

@@ -77,8 +77,7 @@ static bool check_object(struct validator *v, json_t *obj, const char *path,
         return fail(v, "invalid_field", path, "%s must be an object", *path ? path : "the body");
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value)
-    {
+    json_object_foreach(obj, key, value) {
         size_t i = 0;
         while (i < rule_count && strcmp(rules[i].key, key) != 0)
             i++;
@@ -101,13 +100,15 @@ static bool check_object(struct validator *v, json_t *obj, const char *path,
     return true;
 }
 
-static bool is_text(struct validator *v, json_t *value, const char *path, size_t min, size_t max)
+static bool is_text(struct validator *v, json_t *value, const char *path, size_t min,
+                    size_t max)
 {
     if (!json_is_string(value))
         return fail(v, "invalid_field", path, "%s must be a string", path);
     size_t len = json_string_length(value);
     if (len < min || len > max)
-        return fail(v, "invalid_field", path, "%s must be %zu to %zu bytes long", path, min, max);
+        return fail(v, "invalid_field", path, "%s must be %zu to %zu bytes long", path, min,
+                    max);
     return true;
 }
 
@@ -180,7 +181,8 @@ static bool check_items(struct validator *v, json_t *value, const char *path)
             if (strcmp(sku, json_string_value(json_object_get(json_array_get(value, j), "sku"))) ==
                 0) {
                 snprintf(sub, sizeof sub, "%s[%zu].sku", path, i);
-                return fail(v, "invalid_field", sub, "%s repeats the SKU of %s[%zu]", sub, path, j);
+                return fail(v, "invalid_field", sub, "%s repeats the SKU of %s[%zu]", sub, path,
+                            j);
             }
         }
     }
@@ -227,7 +229,8 @@ static bool check_token(struct validator *v, json_t *value, const char *path)
 static bool check_country(struct validator *v, json_t *value, const char *path)
 {
     const char *c = json_is_string(value) ? json_string_value(value) : "";
-    if (json_string_length(value) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z')
+    if (json_string_length(value) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' &&
+        c[1] <= 'Z')
         return true;
     return fail(v, "invalid_field", path, "%s must be two capital letters (ISO 3166)", path);
 }
@@ -286,9 +289,12 @@ static bool check_address(struct validator *v, json_t *value, const char *path)
 }
 
 static const struct field_rule order_rules[] = {
-    {"customer", true, check_customer},         {"items", true, check_items},
-    {"currency", true, check_currency},         {"payment", true, check_payment},
-    {"shipping_address", false, check_address}, {"notify", false, check_notify},
+    {"customer", true, check_customer},
+    {"items", true, check_items},
+    {"currency", true, check_currency},
+    {"payment", true, check_payment},
+    {"shipping_address", false, check_address},
+    {"notify", false, check_notify},
 };
 
 /* Rules that span fields: a phone is needed to send an SMS. */
@@ -394,9 +400,7 @@ char *api_order_placed_body(const char *body, size_t body_len,
 
 struct api_order_limits api_order_limits_default(void)
 {
-    return (struct api_order_limits){.max_items = 100,
-                                     .max_quantity = 1000,
-                                     .max_text = 200,
-                                     .max_email = 254,
-                                     .max_body = 65536};
+    return (struct api_order_limits){
+        .max_items = 100, .max_quantity = 1000, .max_text = 200, .max_email = 254,
+        .max_body = 65536};
 }

@@ -15,11 +15,11 @@
 
 /* Limits an operator may tune (config); api_order_limits_default() gives SPEC's. */
 struct api_order_limits {
-    size_t max_items; /* items: 1..max_items entries (100) */
-    int max_quantity; /* quantity: 1..max_quantity (1000) */
-    size_t max_text;  /* customer.id/name, shipping_address.*: bytes (200) */
-    size_t max_email; /* customer.email: bytes (254) */
-    size_t max_body;  /* request body: bytes (65536) */
+    size_t max_items;     /* items: 1..max_items entries (100) */
+    int max_quantity;     /* quantity: 1..max_quantity (1000) */
+    size_t max_text;      /* customer.id/name, shipping_address.*: bytes (200) */
+    size_t max_email;     /* customer.email: bytes (254) */
+    size_t max_body;      /* request body: bytes (65536) */
 };
 
 struct api_order_limits api_order_limits_default(void);

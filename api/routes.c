@@ -234,10 +234,10 @@ static void build_placed_message(struct api_context *ctx, struct api_pending *p)
 {
     wr_random_uuid(p->message_id);
     p->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
-    p->headers[1] = (struct mq_header){
-        .key = "traceparent", .kind = MQ_HEADER_STRING, .string = p->traceparent};
-    p->headers[2] = (struct mq_header){
-        .key = "x-storefront", .kind = MQ_HEADER_STRING, .string = p->storefront};
+    p->headers[1] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
+                                       .string = p->traceparent};
+    p->headers[2] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
+                                       .string = p->storefront};
     p->msg = (struct mq_message){
         .exchange = ctx->exchange,
         .routing_key = "order.placed",
@@ -285,7 +285,8 @@ static void publish_finished(struct api_pending *p, wr_status result, const stru
 }
 
 /* From the publishing thread. */
-static void placed_done(struct api_intake_job *job, wr_status result, const struct wr_error *detail)
+static void placed_done(struct api_intake_job *job, wr_status result,
+                        const struct wr_error *detail)
 {
     struct api_pending *p = (struct api_pending *)job;
     p->published = true;
@@ -537,7 +538,8 @@ static void healthz(struct api_context *ctx, const struct api_request *req,
     res->body = strdup("{\"status\":\"ok\"}");
 }
 
-static void readyz(struct api_context *ctx, const struct api_request *req, struct api_response *res)
+static void readyz(struct api_context *ctx, const struct api_request *req,
+                   struct api_response *res)
 {
     struct wr_error err;
     struct db_result *rows = NULL;

@@ -50,8 +50,8 @@ void api_response_header(struct api_response *res, const char *name, const char 
     res->header_count++;
 }
 
-void api_response_error(struct api_response *res, int status, const char *code, const char *message,
-                        const char *field)
+void api_response_error(struct api_response *res, int status, const char *code,
+                        const char *message, const char *field)
 {
     json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (field && *field)
@@ -137,8 +137,8 @@ static struct request_state *begin_request(struct api_server *server,
     clock_gettime(CLOCK_MONOTONIC, &state->started);
     wr_copy_text(state->method, sizeof state->method, method);
     wr_copy_text(state->path, sizeof state->path, url);
-    const char *length =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull(length, NULL, 10) > server->max_body)
         state->too_large = true;
     api_metrics_request_started(server->ctx->metrics);
@@ -162,7 +162,8 @@ static bool append_body(struct api_server *server, struct request_state *state, 
     return true;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *connection, struct request_state *state)
+static enum MHD_Result send_response(struct MHD_Connection *connection,
+                                     struct request_state *state)
 {
     struct api_response *res = &state->res;
     const char *body = res->body ? res->body : "";
@@ -212,8 +213,8 @@ static enum MHD_Result keep_query_argument(void *cls, enum MHD_ValueKind kind, c
     return MHD_YES;
 }
 
-static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
-                                      const char *method, const char *version,
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection,
+                                      const char *url, const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
@@ -270,7 +271,8 @@ static int bind_address(const struct api_server_options *options, struct sockadd
 }
 
 struct api_server *api_server_start(struct api_context *ctx,
-                                    const struct api_server_options *options, struct wr_error *err)
+                                    const struct api_server_options *options,
+                                    struct wr_error *err)
 {
     struct sockaddr_in addr;
     if (bind_address(options, &addr, err) != 0)
@@ -299,11 +301,14 @@ struct api_server *api_server_start(struct api_context *ctx,
     };
     struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
     server->daemon = MHD_start_daemon(
-        flags, (uint16_t)options->port, NULL, NULL, access_handler, server, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
-        MHD_OPTION_THREAD_POOL_SIZE, options->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, server, MHD_OPTION_ARRAY,
-        options->tls_cert_pem ? tls : none, MHD_OPTION_END);
+        flags, (uint16_t)options->port, NULL, NULL, access_handler, server,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+        MHD_OPTION_THREAD_POOL_SIZE, options->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+        MHD_OPTION_ARRAY, options->tls_cert_pem ? tls : none,
+        MHD_OPTION_END);
     if (!server->daemon) {
         wr_error_set(err, WR_ERR_IO, "cannot listen on %s:%d (in use, or bad TLS files?)",
                      options->address, options->port);

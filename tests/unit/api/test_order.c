@@ -7,17 +7,14 @@
 #include "api/order.h"
 #include "tests/support/support.h"
 
-#define GOOD_CUSTOMER                                                                              \
-    "\"customer\":{\"id\":\"c-42\",\"email\":\"ana@example.com\",\"phone\":\"+4915112345678\","    \
-    "\"name\":\"Ana\"}"
+#define GOOD_CUSTOMER "\"customer\":{\"id\":\"c-42\",\"email\":\"ana@example.com\",\"phone\":\"+4915112345678\",\"name\":\"Ana\"}"
 #define GOOD_ITEMS "\"items\":[{\"sku\":\"TEE-RED-M\",\"quantity\":2}]"
 #define GOOD_PAYMENT "\"payment\":{\"method\":\"card\",\"token\":\"pm_card_visa\"}"
 #define GOOD_TAIL "\"currency\":\"EUR\"," GOOD_PAYMENT
 
 static const char good_order[] =
     "{" GOOD_CUSTOMER "," GOOD_ITEMS "," GOOD_TAIL ","
-    "\"shipping_address\":{\"line1\":\"Hauptstr. "
-    "1\",\"city\":\"Berlin\",\"postal_code\":\"10115\",\"country\":\"DE\"},"
+    "\"shipping_address\":{\"line1\":\"Hauptstr. 1\",\"city\":\"Berlin\",\"postal_code\":\"10115\",\"country\":\"DE\"},"
     "\"notify\":[\"email\",\"sms\"]}";
 
 static wr_status parse(const char *body, size_t len, json_t **order, struct api_order_error *error)
@@ -117,8 +114,7 @@ static const struct refusal refusals[] = {
     {"{\"customer\":{\"email\":\"a@b\"},\"customer\":{}}", "duplicate_key", ""},
     {"{" GOOD_CUSTOMER "," GOOD_ITEMS "}", "missing_field", "currency"},
     {"{" GOOD_CUSTOMER "," GOOD_ITEMS "," GOOD_TAIL ",\"total\":100}", "unknown_field", "total"},
-    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":1,\"unit_price\":5}]," GOOD_TAIL
-     "}",
+    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":1,\"unit_price\":5}]," GOOD_TAIL "}",
      "unknown_field", "items[0].unit_price"},
     {"{\"customer\":{\"email\":\"a b@c\"}," GOOD_ITEMS "," GOOD_TAIL "}", "invalid_field",
      "customer.email"},
@@ -132,8 +128,7 @@ static const struct refusal refusals[] = {
      "missing_field", "customer.phone"},
     {"{" GOOD_CUSTOMER ",\"items\":[]," GOOD_TAIL "}", "invalid_field", "items"},
     {"{" GOOD_CUSTOMER ",\"items\":{}," GOOD_TAIL "}", "invalid_field", "items"},
-    {"{" GOOD_CUSTOMER
-     ",\"items\":[{\"sku\":\"A\",\"quantity\":1},{\"sku\":\"B\",\"quantity\":0}]," GOOD_TAIL "}",
+    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":1},{\"sku\":\"B\",\"quantity\":0}]," GOOD_TAIL "}",
      "invalid_field", "items[1].quantity"},
     {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":1001}]," GOOD_TAIL "}",
      "invalid_field", "items[0].quantity"},
@@ -143,10 +138,9 @@ static const struct refusal refusals[] = {
      "invalid_field", "items[0].quantity"},
     {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A B\",\"quantity\":1}]," GOOD_TAIL "}",
      "invalid_field", "items[0].sku"},
-    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"\",\"quantity\":1}]," GOOD_TAIL "}", "invalid_field",
-     "items[0].sku"},
-    {"{" GOOD_CUSTOMER
-     ",\"items\":[{\"sku\":\"A\",\"quantity\":1},{\"sku\":\"A\",\"quantity\":2}]," GOOD_TAIL "}",
+    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"\",\"quantity\":1}]," GOOD_TAIL "}",
+     "invalid_field", "items[0].sku"},
+    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":1},{\"sku\":\"A\",\"quantity\":2}]," GOOD_TAIL "}",
      "invalid_field", "items[1].sku"},
     {"{" GOOD_CUSTOMER ",\"items\":[{\"quantity\":1}]," GOOD_TAIL "}", "missing_field",
      "items[0].sku"},
@@ -154,11 +148,9 @@ static const struct refusal refusals[] = {
      "currency"},
     {"{" GOOD_CUSTOMER "," GOOD_ITEMS ",\"currency\":\"ABC\"," GOOD_PAYMENT "}", "invalid_field",
      "currency"},
-    {"{" GOOD_CUSTOMER "," GOOD_ITEMS
-     ",\"currency\":\"EUR\",\"payment\":{\"method\":\"cash\",\"token\":\"t\"}}",
+    {"{" GOOD_CUSTOMER "," GOOD_ITEMS ",\"currency\":\"EUR\",\"payment\":{\"method\":\"cash\",\"token\":\"t\"}}",
      "invalid_field", "payment.method"},
-    {"{" GOOD_CUSTOMER "," GOOD_ITEMS
-     ",\"currency\":\"EUR\",\"payment\":{\"method\":\"card\",\"token\":\"a b\"}}",
+    {"{" GOOD_CUSTOMER "," GOOD_ITEMS ",\"currency\":\"EUR\",\"payment\":{\"method\":\"card\",\"token\":\"a b\"}}",
      "invalid_field", "payment.token"},
     {"{" GOOD_CUSTOMER "," GOOD_ITEMS "," GOOD_TAIL ",\"shipping_address\":{\"country\":\"de\"}}",
      "invalid_field", "shipping_address.country"},
@@ -168,8 +160,7 @@ static const struct refusal refusals[] = {
      "invalid_field", "notify[1]"},
     {"{\"customer\":{\"email\":\"a@b\",\"name\":\"a\\u0000b\"}," GOOD_ITEMS "," GOOD_TAIL "}",
      "invalid_json", ""},
-    {"{" GOOD_CUSTOMER
-     ",\"items\":[{\"sku\":\"A\",\"quantity\":123456789012345678901234567890}]," GOOD_TAIL "}",
+    {"{" GOOD_CUSTOMER ",\"items\":[{\"sku\":\"A\",\"quantity\":123456789012345678901234567890}]," GOOD_TAIL "}",
      "invalid_json", ""},
 };
 
@@ -178,8 +169,8 @@ START_TEST(each_refusal_names_code_and_field)
     const struct refusal *r = &refusals[_i];
     json_t *order = NULL;
     struct api_order_error error;
-    ck_assert_msg(parse(r->body, strlen(r->body), &order, &error) == WR_ERR_INVALID, "accepted: %s",
-                  r->body);
+    ck_assert_msg(parse(r->body, strlen(r->body), &order, &error) == WR_ERR_INVALID,
+                  "accepted: %s", r->body);
     ck_assert_ptr_null(order);
     ck_assert_msg(strcmp(error.code, r->code) == 0 && strcmp(error.field, r->field) == 0,
                   "body %s: got %s/%s (%s), want %s/%s", r->body, error.code, error.field,

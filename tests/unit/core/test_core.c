@@ -110,9 +110,8 @@ END_TEST
 
 START_TEST(durations_reject)
 {
-    static const char *const bad[] = {
-        "",   "10", "s", "-1s", "+1s", "1 s", "0s", "1d", "1.5s", "721h", "99999999999999999999s",
-        "10S"};
+    static const char *const bad[] = {"", "10", "s", "-1s", "+1s", "1 s", "0s", "1d",
+                                      "1.5s", "721h", "99999999999999999999s", "10S"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 42;
         ck_assert_msg(wr_duration_parse(bad[i], &ms) == WR_ERR_INVALID, "accepted '%s'", bad[i]);
@@ -316,8 +315,8 @@ int main(void)
     Suite *suite = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, durations_parse);
-    tcase_add_test(tc, rfc3339_is_utc_with_milliseconds);
     tcase_add_test(tc, durations_reject);
+    tcase_add_test(tc, rfc3339_is_utc_with_milliseconds);
     tcase_add_test(tc, durations_format_in_largest_unit);
     tcase_add_test(tc, redact_hides_password_only);
     tcase_add_test(tc, error_set_formats_and_returns_code);
