@@ -3,6 +3,7 @@
 #include "api/order.h"
 
 #include "core/json_text.h"
+#include "core/text.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,35 +39,25 @@ static bool fail(struct validator *v, const char *code, const char *path, const 
     return false;
 }
 
-/* Paths are built for every field checked, so without printf: "parent.key". */
+/* Paths are built for every field checked, so without printf; a path too
+ * long for out is cut. "parent.key" */
 static void child_path(char *out, size_t size, const char *parent, const char *key)
 {
-    size_t parent_len = strlen(parent);
-    size_t key_len = strlen(key);
-    if (parent_len + 1 + key_len + 1 > size) { /* too deep to name whole: cut */
-        snprintf(out, size, "%s%s%s", parent, *parent ? "." : "", key);
-        return;
-    }
-    memcpy(out, parent, parent_len);
-    size_t len = parent_len;
-    if (parent_len)
-        out[len++] = '.';
-    memcpy(out + len, key, key_len + 1);
+    size_t len = 0;
+    wr_append_text(out, size, &len, parent);
+    if (*parent)
+        wr_append_text(out, size, &len, ".");
+    wr_append_text(out, size, &len, key);
 }
 
 /* "parent[index]" */
 static void index_path(char *out, size_t size, const char *parent, size_t index)
 {
-    size_t len = strlen(parent);
-    if (len + 24 > size) {
-        snprintf(out, size, "%s[%zu]", parent, index);
-        return;
-    }
-    memcpy(out, parent, len);
-    out[len++] = '[';
+    size_t len = 0;
+    wr_append_text(out, size, &len, parent);
+    wr_append_text(out, size, &len, "[");
     wr_decimal_append(out, size, &len, (long long)index);
-    out[len++] = ']';
-    out[len] = '\0';
+    wr_append_text(out, size, &len, "]");
 }
 
 static bool check_object(struct validator *v, json_t *obj, const char *path,
@@ -339,24 +330,16 @@ wr_status api_order_parse(const char *body, size_t body_len, const struct api_or
     return WR_OK;
 }
 
-/* Appends text as a JSON string, or null for NULL. */
-static void append_string_or_null(char *out, size_t size, size_t *len, const char *text)
+/* Appends ,"name": and text as a JSON string, or null for NULL. */
+static void append_member(char *out, size_t size, size_t *len, const char *name, const char *text)
 {
-    if (!text) {
-        memcpy(out + *len, "null", 5);
-        *len += 4;
-        return;
+    wr_append_text(out, size, len, ",\"");
+    wr_append_text(out, size, len, name);
+    wr_append_text(out, size, len, text ? "\":\"" : "\":null");
+    if (text) {
+        wr_json_escape_append(out, size, len, text);
+        wr_append_text(out, size, len, "\"");
     }
-    out[(*len)++] = '"';
-    wr_json_escape_append(out, size, len, text);
-    out[(*len)++] = '"';
-}
-
-static void append_literal(char *out, size_t *len, const char *text)
-{
-    size_t n = strlen(text);
-    memcpy(out + *len, text, n);
-    *len += n;
 }
 
 /* The client's text is kept as it was sent, not re-serialised from the
@@ -374,7 +357,8 @@ char *api_order_placed_body(const char *body, size_t body_len,
     if (end == 0 || body[end - 1] != '}')
         return NULL; /* not a body api_order_parse accepted */
     const char *key = fields->idempotency_key;
-    size_t size = end + 160 + wr_json_escaped_length(fields->order_id) +
+    /* 128: the names, quotes, null and notify's default */
+    size_t size = end + 128 + wr_json_escaped_length(fields->order_id) +
                   wr_json_escaped_length(fields->storefront) +
                   (key ? wr_json_escaped_length(key) : 0) +
                   wr_json_escaped_length(fields->placed_at);
@@ -383,18 +367,14 @@ char *api_order_placed_body(const char *body, size_t body_len,
         return NULL;
     size_t len = end - 1;
     memcpy(out, body, len);
-    if (!fields->notify_given)
-        append_literal(out, &len, ",\"notify\":[\"email\"]");
-    append_literal(out, &len, ",\"order_id\":");
-    append_string_or_null(out, size, &len, fields->order_id);
-    append_literal(out, &len, ",\"storefront\":");
-    append_string_or_null(out, size, &len, fields->storefront);
-    append_literal(out, &len, ",\"idempotency_key\":");
-    append_string_or_null(out, size, &len, key);
-    append_literal(out, &len, ",\"placed_at\":");
-    append_string_or_null(out, size, &len, fields->placed_at);
-    append_literal(out, &len, "}");
     out[len] = '\0';
+    if (!fields->notify_given)
+        wr_append_text(out, size, &len, ",\"notify\":[\"email\"]");
+    append_member(out, size, &len, "order_id", fields->order_id);
+    append_member(out, size, &len, "storefront", fields->storefront);
+    append_member(out, size, &len, "idempotency_key", key);
+    append_member(out, size, &len, "placed_at", fields->placed_at);
+    wr_append_text(out, size, &len, "}");
     return out;
 }
 

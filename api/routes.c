@@ -154,12 +154,11 @@ static bool precheck_order_post(const struct api_request *req, struct api_respon
  * id is a UUID (ours or the Idempotency-Key store's), escaped all the same. */
 static char *accepted_body(const char *order_id, char location[80])
 {
-    char id[80];
-    size_t id_len = 0;
-    wr_json_escape_append(id, sizeof id - 11, &id_len, order_id);
-    memcpy(location, "/v1/orders/", 11);
-    memcpy(location + 11, id, id_len + 1);
-    size_t size = 3 * id_len + 80;
+    size_t location_len = 0;
+    wr_append_text(location, 80, &location_len, "/v1/orders/");
+    wr_json_escape_append(location, 80, &location_len, order_id);
+    const char *id = location + strlen("/v1/orders/");
+    size_t size = 2 * location_len + 64;
     char *text = malloc(size);
     if (!text)
         return NULL;
@@ -167,7 +166,7 @@ static char *accepted_body(const char *order_id, char location[80])
     const char *parts[] = {"{\"order_id\":\"", id, "\",\"status\":\"accepted\",\"status_url\":\"",
                            location, "\"}"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        len += wr_copy_text(text + len, size - len, parts[i]);
+        wr_append_text(text, size, &len, parts[i]);
     return text;
 }
 

@@ -75,11 +75,14 @@ static double seconds_since(const struct timespec *start)
  * no headers, no secrets. Buffered by core/log (api/main.c). */
 static void access_log(const struct request_state *state, double seconds)
 {
-    char msg[300]; /* "METHOD PATH STATUS", without printf: every request writes one */
-    size_t len = wr_copy_text(msg, sizeof msg - 5, state->method);
-    msg[len++] = ' ';
-    len += wr_copy_text(msg + len, sizeof msg - 5 - len, state->path);
-    msg[len++] = ' ';
+    /* "METHOD PATH STATUS" (which fits whole), without printf: every
+     * request writes one */
+    char msg[300];
+    size_t len = 0;
+    wr_append_text(msg, sizeof msg, &len, state->method);
+    wr_append_text(msg, sizeof msg, &len, " ");
+    wr_append_text(msg, sizeof msg, &len, state->path);
+    wr_append_text(msg, sizeof msg, &len, " ");
     wr_decimal_append(msg, sizeof msg, &len, state->res.status);
     struct wr_log_field fields[6] = {
         {.key = "method", .text = state->method},

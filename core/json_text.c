@@ -1,11 +1,18 @@
 /* JSON strings and numbers written by hand (see json_text.h). */
 #include "core/json_text.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* Writes the JSON form of one byte of a string into out; returns its length. */
+/* A byte a JSON string holds as it is (most of them). */
+static bool is_plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* Writes the escape of a byte that is not plain into out; returns its length. */
 static size_t escape_of(unsigned char c, char out[6])
 {
     if (c == '"' || c == '\\') {
@@ -17,14 +24,10 @@ static size_t escape_of(unsigned char c, char out[6])
         memcpy(out, "\\n", 2);
         return 2;
     }
-    if (c < 0x20) {
-        memcpy(out, "\\u00", 4);
-        out[4] = hex_digits[c >> 4];
-        out[5] = hex_digits[c & 0xf];
-        return 6;
-    }
-    out[0] = (char)c;
-    return 1;
+    memcpy(out, "\\u00", 4);
+    out[4] = hex_digits[c >> 4];
+    out[5] = hex_digits[c & 0xf];
+    return 6;
 }
 
 void wr_json_escape_append(char *buf, size_t size, size_t *len, const char *text)
@@ -32,7 +35,7 @@ void wr_json_escape_append(char *buf, size_t size, size_t *len, const char *text
     if (size == 0)
         return;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\') { /* most bytes: as they are */
+        if (is_plain(*p)) {
             if (*len + 2 > size)
                 break;
             buf[(*len)++] = (char)*p;
@@ -53,11 +56,11 @@ size_t wr_json_escaped_length(const char *text)
     size_t n = 0;
     char escaped[6];
     for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        n += *p >= 0x20 && *p != '"' && *p != '\\' ? 1 : escape_of(*p, escaped);
+        n += is_plain(*p) ? 1 : escape_of(*p, escaped);
     return n;
 }
 
-int wr_decimal_append(char *buf, size_t size, size_t *len, long long value)
+void wr_decimal_append(char *buf, size_t size, size_t *len, long long value)
 {
     char digits[24];
     size_t count = 0;
@@ -70,10 +73,9 @@ int wr_decimal_append(char *buf, size_t size, size_t *len, long long value)
     if (value < 0)
         digits[count++] = '-';
     if (*len + count + 1 > size)
-        return -1;
+        return;
     for (size_t i = 0; i < count; i++)
         buf[*len + i] = digits[count - 1 - i];
     *len += count;
     buf[*len] = '\0';
-    return 0;
 }

@@ -15,7 +15,7 @@ void wr_json_escape_append(char *buf, size_t size, size_t *len, const char *text
 size_t wr_json_escaped_length(const char *text);
 
 /* Appends the decimal digits of value to buf[*len..size) when they fit
- * (with the NUL); returns 0, or -1 and appends nothing. */
-int wr_decimal_append(char *buf, size_t size, size_t *len, long long value);
+ * whole (with the NUL); otherwise appends nothing. */
+void wr_decimal_append(char *buf, size_t size, size_t *len, long long value);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/json_text.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -176,18 +177,9 @@ static void append_field(char *line, size_t size, size_t *len, const struct wr_l
         wr_json_escape_append(line, size, len, field->text);
         line[(*len)++] = '"';
     } else {
-        memcpy(line + *len, "\":", 2);
-        *len += 2;
+        wr_append_text(line, size, len, "\":");
         wr_decimal_append(line, size, len, field->number);
     }
-}
-
-/* Appends a short constant or stamp at the start of a line (which has room). */
-static void append_text(char *line, size_t *len, const char *text)
-{
-    size_t n = strlen(text);
-    memcpy(line + *len, text, n);
-    *len += n;
 }
 
 static void write_line(enum wr_log_level level, const char *component, const char *msg,
@@ -197,11 +189,11 @@ static void write_line(enum wr_log_level level, const char *component, const cha
     wr_rfc3339_now(stamp);
     char line[4096];
     size_t len = 0;
-    append_text(line, &len, "{\"ts\":\"");
-    append_text(line, &len, stamp);
-    append_text(line, &len, "\",\"level\":\"");
-    append_text(line, &len, level_names[level]);
-    append_text(line, &len, "\",\"component\":\"");
+    wr_append_text(line, sizeof line, &len, "{\"ts\":\"");
+    wr_append_text(line, sizeof line, &len, stamp);
+    wr_append_text(line, sizeof line, &len, "\",\"level\":\"");
+    wr_append_text(line, sizeof line, &len, level_names[level]);
+    wr_append_text(line, sizeof line, &len, "\",\"component\":\"");
     wr_json_escape_append(line, sizeof line, &len, component);
     memcpy(line + len, "\",\"msg\":\"", 9);
     len += 9;

@@ -6,13 +6,21 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Copies src into dst[size], cut to fit and always NUL-terminated (size > 0);
- * returns the length copied. */
+/* Appends src to dst[*len..size), cut to fit, and keeps dst NUL-terminated
+ * (*len < size). */
+static inline void wr_append_text(char *dst, size_t size, size_t *len, const char *src)
+{
+    size_t n = strnlen(src, size - *len - 1);
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
+/* Copies src into dst[size] (size > 0), cut to fit; returns the length copied. */
 static inline size_t wr_copy_text(char *dst, size_t size, const char *src)
 {
-    size_t len = strnlen(src, size - 1);
-    memcpy(dst, src, len);
-    dst[len] = '\0';
+    size_t len = 0;
+    wr_append_text(dst, size, &len, src);
     return len;
 }
 
