@@ -4,6 +4,8 @@
  * publishing (many in flight) and one-at-a-time confirmed publishing,
  * all persistent ~1 KiB messages with warren's usual properties. Prints a
  * table, then one line of key=value figures (see bench/README.md). */
+#define _GNU_SOURCE /* ppoll */
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ struct settings {
     size_t rounds; /* of the three modes; figures are medians */
     bool plain;    /* BENCH_PLAIN=1: message_id and content_type only, no headers */
     bool topic;    /* BENCH_TOPIC=1: through a topic exchange, as warren publishes */
+    double refill_s; /* BENCH_REFILL_US: a confirmed slot is used again this long after */
 };
 
 /* BENCH_TOPIC=1: the exchange (per process) and routing key used, bound to
@@ -43,11 +46,23 @@ struct bench {
     char *body;
     char exchange[64]; /* BENCH_TOPIC: warren-bench-topic-PID */
     size_t ok, failed; /* outcomes seen by on_confirm */
+    /* BENCH_REFILL_US: when each confirmed slot may be used again, in
+     * confirm order (a ring of window entries: never more are pending) */
+    double *refill_at;
+    size_t refill_head, refill_tail;
 };
 
 static double now_s(void)
 {
     return (double)mq_now_ms() / 1000.0;
+}
+
+/* The monotonic clock to the nanosecond, for BENCH_REFILL_US's delays. */
+static double precise_now_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 static void die(const char *what, const struct wr_error *err)
@@ -76,6 +91,7 @@ static struct settings read_settings(void)
         .rounds = env_size("BENCH_ROUNDS", 3),
         .plain = env_size("BENCH_PLAIN", 0) == 1,
         .topic = env_size("BENCH_TOPIC", 0) == 1,
+        .refill_s = (double)env_size("BENCH_REFILL_US", 0) / 1e6,
     };
     if (s.rounds > MAX_ROUNDS)
         s.rounds = MAX_ROUNDS;
@@ -144,6 +160,8 @@ static void on_confirm(void *ctx, wr_status result, const struct wr_error *detai
 {
     (void)ctx;
     struct bench *b = user;
+    if (b->refill_at)
+        b->refill_at[b->refill_tail++ % b->s.window] = precise_now_s() + b->s.refill_s;
     if (result == WR_OK) {
         b->ok++;
         return;
@@ -254,6 +272,64 @@ static struct run_result run_confirmed(struct bench *b, const char *queue, size_
     return r;
 }
 
+/* Sleeps until the broker's socket is readable or the oldest confirmed
+ * slot is due again (call after mq_publisher_poll(pub, 0, ...)). */
+static void wait_for_confirm_or_slot(const struct bench *b, struct mq_conn *conn)
+{
+    struct pollfd broker = {.fd = mq_conn_socket(conn), .events = POLLIN};
+    struct timespec wait = {.tv_sec = 1};
+    if (b->refill_head < b->refill_tail) {
+        double left = b->refill_at[b->refill_head % b->s.window] - precise_now_s();
+        if (left <= 0)
+            return;
+        wait.tv_sec = 0;
+        wait.tv_nsec = (long)(left * 1e9);
+    }
+    (void)ppoll(&broker, 1, &wait, NULL);
+}
+
+/* (b') pipelined with BENCH_REFILL_US: window publishes in flight, but
+ * each confirmed slot's next publish waits refill_s after the confirm,
+ * as a request's next order comes one HTTP round trip after its answer.
+ * Between publishes it sleeps in ppoll() on the broker's socket until a
+ * confirm arrives or the next slot is due, so it takes no core of its own
+ * and keeps the delay to within the kernel's timer slack. */
+static struct run_result run_refill(struct bench *b, const char *queue, size_t count)
+{
+    struct mq_conn *conn = connect_or_die(&b->s, "bench-refill");
+    struct mq_publisher *pub = publisher(b, conn, b->s.window);
+    b->refill_at = calloc(b->s.window, sizeof *b->refill_at);
+    if (!b->refill_at)
+        die("out of memory", NULL);
+    b->refill_head = b->refill_tail = 0;
+    char id[32];
+    struct wr_error err;
+    double start = now_s();
+    size_t sent = 0, free_slots = b->s.window;
+    while (b->ok + b->failed < count) {
+        double now = precise_now_s();
+        while (b->refill_head < b->refill_tail &&
+               b->refill_at[b->refill_head % b->s.window] <= now) {
+            b->refill_head++;
+            free_slots++;
+        }
+        for (; free_slots > 0 && sent < count; free_slots--, sent++) {
+            struct mq_message msg = message(b, queue, sent, id, sizeof id);
+            if (mq_publish(pub, &msg, NULL, &err) != WR_OK)
+                die("publish", &err);
+        }
+        if (mq_publisher_poll(pub, 0, &err) != WR_OK)
+            die("poll", &err);
+        wait_for_confirm_or_slot(b, conn);
+    }
+    struct run_result r = {.seconds = now_s() - start, .confirmed = b->ok, .failed = b->failed};
+    free(b->refill_at);
+    b->refill_at = NULL;
+    mq_publisher_destroy(pub);
+    mq_conn_close(conn);
+    return r;
+}
+
 /* ---- rounds and reporting ------------------------------------------------------- */
 
 enum mode { MODE_UNCONFIRMED, MODE_PIPELINED, MODE_SYNC, MODE_COUNT };
@@ -286,6 +362,8 @@ static struct run_result run_mode(struct bench *b, const char *queue, enum mode 
 {
     if (mode == MODE_UNCONFIRMED)
         return run_unconfirmed(b, queue, b->s.fast_count);
+    if (mode == MODE_PIPELINED && b->s.refill_s > 0)
+        return run_refill(b, queue, b->s.fast_count);
     if (mode == MODE_PIPELINED)
         return run_confirmed(b, queue, b->s.fast_count, false);
     return run_confirmed(b, queue, b->s.sync_count, true);
@@ -296,7 +374,8 @@ static void print_run(const struct bench *b, const char *type, enum mode mode, s
 {
     char label[64];
     if (mode == MODE_PIPELINED)
-        snprintf(label, sizeof label, "pipelined (%zu in flight)", b->s.window);
+        snprintf(label, sizeof label, "pipelined (%zu in flight%s)", b->s.window,
+                 b->s.refill_s > 0 ? ", refill delay" : "");
     else
         snprintf(label, sizeof label, "%s", mode == MODE_SYNC ? "one at a time" : "unconfirmed");
     size_t count = mode == MODE_SYNC ? b->s.sync_count : b->s.fast_count;
@@ -352,7 +431,7 @@ int main(int argc, char **argv)
     if (argc > 1) {
         printf("usage: bench/publish (settings from the environment: WARREN_BROKER_URL, "
                "BENCH_COUNT, BENCH_SYNC_COUNT, BENCH_WINDOW, BENCH_BODY_SIZE, BENCH_ROUNDS, "
-               "BENCH_ONLY, BENCH_PLAIN, BENCH_TOPIC)\n");
+               "BENCH_ONLY, BENCH_PLAIN, BENCH_TOPIC, BENCH_REFILL_US)\n");
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     struct bench b = {.s = read_settings()};
@@ -360,10 +439,13 @@ int main(int argc, char **argv)
     b.admin = connect_or_die(&b.s, "bench-admin");
     snprintf(b.exchange, sizeof b.exchange, "warren-bench-topic-%ld", (long)getpid());
     printf("bench/publish: persistent %zu-byte messages to durable queues; %zu per fast run, "
-           "%zu one at a time; %zu rounds, medians reported%s%s\n\n",
+           "%zu one at a time; %zu rounds, medians reported%s%s",
            b.s.body_size, b.s.fast_count, b.s.sync_count, b.s.rounds,
            b.s.plain ? "; plain messages (no headers)" : "",
            b.s.topic ? "; through a topic exchange (" TOPIC_ROUTING_KEY ")" : "");
+    if (b.s.refill_s > 0)
+        printf("; pipelined slots refilled %.0f us after their confirms", b.s.refill_s * 1e6);
+    printf("\n\n");
     const char *only = getenv("BENCH_ONLY"); /* "quorum" or "classic": skip the other */
     struct type_result quorum = {.type = "quorum"}, classic = {.type = "classic"};
     if (!only || strcmp(only, "classic") != 0)
