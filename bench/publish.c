@@ -52,13 +52,9 @@ struct bench {
     size_t refill_head, refill_tail;
 };
 
+/* The monotonic clock to the nanosecond (BENCH_REFILL_US's delays are
+ * microseconds). */
 static double now_s(void)
-{
-    return (double)mq_now_ms() / 1000.0;
-}
-
-/* The monotonic clock to the nanosecond, for BENCH_REFILL_US's delays. */
-static double precise_now_s(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -161,7 +157,7 @@ static void on_confirm(void *ctx, wr_status result, const struct wr_error *detai
     (void)ctx;
     struct bench *b = user;
     if (b->refill_at)
-        b->refill_at[b->refill_tail++ % b->s.window] = precise_now_s() + b->s.refill_s;
+        b->refill_at[b->refill_tail++ % b->s.window] = now_s() + b->s.refill_s;
     if (result == WR_OK) {
         b->ok++;
         return;
@@ -247,31 +243,6 @@ static struct mq_publisher *publisher(struct bench *b, struct mq_conn *conn, siz
     return pub;
 }
 
-/* (b) pipelined (window > 1, flush at the end) or (c) one at a time
- * (flush after each publish). */
-static struct run_result run_confirmed(struct bench *b, const char *queue, size_t count,
-                                       bool one_at_a_time)
-{
-    struct mq_conn *conn = connect_or_die(&b->s, "bench-confirmed");
-    struct mq_publisher *pub = publisher(b, conn, one_at_a_time ? 1 : b->s.window);
-    char id[32];
-    struct wr_error err;
-    double start = now_s();
-    for (size_t i = 0; i < count; i++) {
-        struct mq_message msg = message(b, queue, i, id, sizeof id);
-        if (mq_publish(pub, &msg, NULL, &err) != WR_OK)
-            die("publish", &err);
-        if (one_at_a_time && mq_publisher_flush(pub, 10000, &err) != WR_OK)
-            die("flush", &err);
-    }
-    if (mq_publisher_flush(pub, 30000, &err) != WR_OK)
-        die("flush", &err);
-    struct run_result r = {.seconds = now_s() - start, .confirmed = b->ok, .failed = b->failed};
-    mq_publisher_destroy(pub);
-    mq_conn_close(conn);
-    return r;
-}
-
 /* Sleeps until the broker's socket is readable or the oldest confirmed
  * slot is due again (call after mq_publisher_poll(pub, 0, ...)). */
 static void wait_for_confirm_or_slot(const struct bench *b, struct mq_conn *conn)
@@ -279,7 +250,7 @@ static void wait_for_confirm_or_slot(const struct bench *b, struct mq_conn *conn
     struct pollfd broker = {.fd = mq_conn_socket(conn), .events = POLLIN};
     struct timespec wait = {.tv_sec = 1};
     if (b->refill_head < b->refill_tail) {
-        double left = b->refill_at[b->refill_head % b->s.window] - precise_now_s();
+        double left = b->refill_at[b->refill_head % b->s.window] - now_s();
         if (left <= 0)
             return;
         wait.tv_sec = 0;
@@ -288,26 +259,25 @@ static void wait_for_confirm_or_slot(const struct bench *b, struct mq_conn *conn
     (void)ppoll(&broker, 1, &wait, NULL);
 }
 
-/* (b') pipelined with BENCH_REFILL_US: window publishes in flight, but
- * each confirmed slot's next publish waits refill_s after the confirm,
- * as a request's next order comes one HTTP round trip after its answer.
- * Between publishes it sleeps in ppoll() on the broker's socket until a
- * confirm arrives or the next slot is due, so it takes no core of its own
- * and keeps the delay to within the kernel's timer slack. */
-static struct run_result run_refill(struct bench *b, const char *queue, size_t count)
+/* BENCH_REFILL_US: window publishes in flight, but each confirmed slot's
+ * next publish waits refill_s after the confirm, as a request's next order
+ * comes one HTTP round trip after its answer. Between publishes it sleeps
+ * in ppoll() on the broker's socket until a confirm arrives or the next
+ * slot is due, so it takes no core of its own and keeps the delay to
+ * within the kernel's timer slack. Returns once every publish has its
+ * outcome. */
+static void publish_with_refill_delay(struct bench *b, struct mq_conn *conn,
+                                      struct mq_publisher *pub, const char *queue, size_t count)
 {
-    struct mq_conn *conn = connect_or_die(&b->s, "bench-refill");
-    struct mq_publisher *pub = publisher(b, conn, b->s.window);
     b->refill_at = calloc(b->s.window, sizeof *b->refill_at);
     if (!b->refill_at)
         die("out of memory", NULL);
     b->refill_head = b->refill_tail = 0;
     char id[32];
     struct wr_error err;
-    double start = now_s();
     size_t sent = 0, free_slots = b->s.window;
     while (b->ok + b->failed < count) {
-        double now = precise_now_s();
+        double now = now_s();
         while (b->refill_head < b->refill_tail &&
                b->refill_at[b->refill_head % b->s.window] <= now) {
             b->refill_head++;
@@ -322,9 +292,34 @@ static struct run_result run_refill(struct bench *b, const char *queue, size_t c
             die("poll", &err);
         wait_for_confirm_or_slot(b, conn);
     }
-    struct run_result r = {.seconds = now_s() - start, .confirmed = b->ok, .failed = b->failed};
     free(b->refill_at);
     b->refill_at = NULL;
+}
+
+/* (b) pipelined (window > 1, flush at the end; with BENCH_REFILL_US as
+ * above) or (c) one at a time (flush after each publish). */
+static struct run_result run_confirmed(struct bench *b, const char *queue, size_t count,
+                                       bool one_at_a_time)
+{
+    struct mq_conn *conn = connect_or_die(&b->s, "bench-confirmed");
+    struct mq_publisher *pub = publisher(b, conn, one_at_a_time ? 1 : b->s.window);
+    char id[32];
+    struct wr_error err;
+    double start = now_s();
+    if (!one_at_a_time && b->s.refill_s > 0) {
+        publish_with_refill_delay(b, conn, pub, queue, count);
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            struct mq_message msg = message(b, queue, i, id, sizeof id);
+            if (mq_publish(pub, &msg, NULL, &err) != WR_OK)
+                die("publish", &err);
+            if (one_at_a_time && mq_publisher_flush(pub, 10000, &err) != WR_OK)
+                die("flush", &err);
+        }
+    }
+    if (mq_publisher_flush(pub, 30000, &err) != WR_OK)
+        die("flush", &err);
+    struct run_result r = {.seconds = now_s() - start, .confirmed = b->ok, .failed = b->failed};
     mq_publisher_destroy(pub);
     mq_conn_close(conn);
     return r;
@@ -362,8 +357,6 @@ static struct run_result run_mode(struct bench *b, const char *queue, enum mode 
 {
     if (mode == MODE_UNCONFIRMED)
         return run_unconfirmed(b, queue, b->s.fast_count);
-    if (mode == MODE_PIPELINED && b->s.refill_s > 0)
-        return run_refill(b, queue, b->s.fast_count);
     if (mode == MODE_PIPELINED)
         return run_confirmed(b, queue, b->s.fast_count, false);
     return run_confirmed(b, queue, b->s.sync_count, true);

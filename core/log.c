@@ -168,14 +168,12 @@ static void append_field(char *line, size_t size, size_t *len, const struct wr_l
                   (field->text ? wr_json_escaped_length(field->text) : 20);
     if (*len + need + 16 > size)
         return;
-    line[(*len)++] = ',';
-    line[(*len)++] = '"';
+    wr_append_text(line, size, len, ",\"");
     wr_json_escape_append(line, size, len, field->key);
     if (field->text) {
-        memcpy(line + *len, "\":\"", 3);
-        *len += 3;
+        wr_append_text(line, size, len, "\":\"");
         wr_json_escape_append(line, size, len, field->text);
-        line[(*len)++] = '"';
+        wr_append_text(line, size, len, "\"");
     } else {
         wr_append_text(line, size, len, "\":");
         wr_decimal_append(line, size, len, field->number);
@@ -195,8 +193,7 @@ static void write_line(enum wr_log_level level, const char *component, const cha
     wr_append_text(line, sizeof line, &len, level_names[level]);
     wr_append_text(line, sizeof line, &len, "\",\"component\":\"");
     wr_json_escape_append(line, sizeof line, &len, component);
-    memcpy(line + len, "\",\"msg\":\"", 9);
-    len += 9;
+    wr_append_text(line, sizeof line, &len, "\",\"msg\":\"");
     wr_json_escape_append(line, sizeof line - 3, &len, msg);
     line[len++] = '"';
     for (size_t i = 0; i < count; i++)
