@@ -41,7 +41,13 @@
 #define RELAY_BATCH 500
 #define BATCH_MAX 100 /* deliveries handled before one wait for confirms */
 #define DRAIN_QUIET_MS 1500 /* on SIGTERM, stop once nothing arrived for this long */
-#define DRAIN_FILL_QUIET_MS 200 /* on SIGTERM, before the cancel: see drain() */
+/* On SIGTERM, before the cancel (see drain()): how long without a delivery
+ * counts as "nothing in flight to us", and how long filling may take. The
+ * quiet spell outlasts the broker's stalls of a few hundred milliseconds
+ * on a slow disk, during which a quorum queue holds back deliveries it
+ * then sends after our cancel (a redelivery). */
+#define DRAIN_FILL_QUIET_MS 1000
+#define DRAIN_FILL_MAX_MS 5000
 
 struct worker {
     const struct wrk_options *opt;
@@ -687,15 +693,20 @@ static void drain(struct worker *w, struct batch *b)
 {
     struct wr_error err;
     int64_t deadline = wr_monotonic_ms() + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
+    int64_t fill_until = wr_monotonic_ms() + DRAIN_FILL_MAX_MS;
+    if (fill_until > deadline)
+        fill_until = deadline;
     size_t drained = 0, held = 0, window = w->prefetch ? w->prefetch : 1;
     struct mq_delivery **early = calloc(window, sizeof *early);
     /* Fill the prefetch window before the cancel (or wait for a quiet
      * spell): with the window full the queue has nothing in flight to this
      * consumer, so nothing can reach the channel after the cancel, where
      * RabbitMQ would hand a quorum queue's late delivery back to the queue
-     * as a redelivery. What is held this way is handled after the cancel. */
+     * as a redelivery. What is held this way is handled after the cancel;
+     * a slow trickle that never fills the window stops filling after
+     * DRAIN_FILL_MAX_MS, leaving the rest of the timeout to handling. */
     while (early && mq_consumer_is_consuming(w->consumer) && held < window &&
-           wr_monotonic_ms() < deadline &&
+           wr_monotonic_ms() < fill_until &&
            mq_consumer_next(w->consumer, DRAIN_FILL_QUIET_MS, &early[held], &err) == WR_OK)
         held++;
     wr_status cancelled = mq_consumer_cancel(w->consumer, &err);
