@@ -692,10 +692,9 @@ static void handle_taken(struct worker *w, struct batch *b, struct mq_delivery *
 static void drain(struct worker *w, struct batch *b)
 {
     struct wr_error err;
-    int64_t deadline = wr_monotonic_ms() + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
-    int64_t fill_until = wr_monotonic_ms() + DRAIN_FILL_MAX_MS;
-    if (fill_until > deadline)
-        fill_until = deadline;
+    int64_t now = wr_monotonic_ms();
+    int64_t deadline = now + cfg_int(w->opt->cfg, CFG_WORKER_SHUTDOWN_TIMEOUT);
+    int64_t fill_until = now + DRAIN_FILL_MAX_MS < deadline ? now + DRAIN_FILL_MAX_MS : deadline;
     size_t drained = 0, held = 0, window = w->prefetch ? w->prefetch : 1;
     struct mq_delivery **early = calloc(window, sizeof *early);
     /* Fill the prefetch window before the cancel (or wait for a quiet
