@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <uuid/uuid.h>
 
 #include "api/idem_queue.h"
@@ -205,7 +204,7 @@ struct api_pending {
     char traceparent[56];
     char storefront[64];
     char *idempotency_key; /* NULL without one */
-    struct mq_header headers[3];
+    struct mq_header headers[MQ_ENVELOPE_HEADERS];
     struct mq_message msg;
     wr_status store;           /* keyed: the claim's outcome (WR_OK: claim says what) */
     enum api_idem_claim claim; /* keyed */
@@ -232,25 +231,15 @@ static struct api_pending *pending_of_idem(struct api_idem_job *job)
 static void build_placed_message(struct api_context *ctx, struct api_pending *p)
 {
     wr_random_uuid(p->message_id);
-    p->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
-    p->headers[1] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
-                                       .string = p->traceparent};
-    p->headers[2] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
-                                       .string = p->storefront};
     p->msg = (struct mq_message){
         .exchange = ctx->exchange,
-        .routing_key = "order.placed",
+        .type = "order.placed",
         .body = p->body,
         .body_len = strlen(p->body),
         .message_id = p->message_id,
         .correlation_id = p->order_id,
-        .type = "order.placed",
-        .content_type = "application/json",
-        .timestamp = (int64_t)time(NULL),
-        .persistent = true,
-        .headers = p->headers,
-        .header_count = 3,
     };
+    mq_envelope(&p->msg, p->headers, p->traceparent, p->storefront);
     p->job.msg = &p->msg;
 }
 

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker/broker.h"
 #include "core/random.h"
@@ -32,7 +31,7 @@ struct request {
     unsigned status;
     char message_id[37];
     char order_id[37];
-    struct mq_header headers[3];
+    struct mq_header headers[MQ_ENVELOPE_HEADERS];
     struct mq_message msg;
 };
 
@@ -50,16 +49,20 @@ static void on_signal(int signo)
     stopping = 1;
 }
 
-static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,
-                       void *user)
+/* The publish's outcome is known: resume the request to answer it. */
+static void finish(struct bare_front *front, struct request *req, wr_status result)
 {
-    (void)detail;
-    struct request *req = publish_ctx;
-    struct bare_front *front = user;
     req->status = result == WR_OK ? MHD_HTTP_ACCEPTED : MHD_HTTP_SERVICE_UNAVAILABLE;
     req->answered = true;
     MHD_resume_connection(req->connection);
     front->resumed = true;
+}
+
+static void on_confirm(void *publish_ctx, wr_status result, const struct wr_error *detail,
+                       void *user)
+{
+    (void)detail;
+    finish(user, publish_ctx, result);
 }
 
 static enum MHD_Result answer(struct MHD_Connection *connection, unsigned status, const char *body)
@@ -76,37 +79,24 @@ static enum MHD_Result answer(struct MHD_Connection *connection, unsigned status
 
 static void publish(struct bare_front *front, struct request *req)
 {
-    static char traceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     wr_random_uuid(req->message_id);
     wr_random_uuid(req->order_id);
-    req->headers[0] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
-    req->headers[1] =
-        (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING, .string = traceparent};
-    req->headers[2] =
-        (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = "bench-shop"};
     req->msg = (struct mq_message){
         .exchange = front->exchange,
-        .routing_key = "order.placed",
+        .type = "order.placed",
         .body = req->body,
         .body_len = req->body_len,
         .message_id = req->message_id,
         .correlation_id = req->order_id,
-        .type = "order.placed",
-        .content_type = "application/json",
-        .timestamp = (int64_t)time(NULL),
-        .persistent = true,
-        .headers = req->headers,
-        .header_count = 3,
     };
+    mq_envelope(&req->msg, req->headers, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "bench-shop");
     struct wr_error err;
     MHD_suspend_connection(req->connection);
     req->published = true;
-    if (mq_publish(front->pub, &req->msg, req, &err) != WR_OK) {
-        req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        req->answered = true;
-        MHD_resume_connection(req->connection);
-        front->resumed = true;
-    }
+    wr_status status = mq_publish(front->pub, &req->msg, req, &err);
+    if (status != WR_OK)
+        finish(front, req, status);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url,

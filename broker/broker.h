@@ -126,9 +126,9 @@ wr_status mq_purge_queue(struct mq_conn *conn, const char *queue, struct wr_erro
 enum mq_header_kind { MQ_HEADER_STRING, MQ_HEADER_INT };
 
 struct mq_header {
-    char *key;
+    const char *key;
     enum mq_header_kind kind;
-    char *string; /* MQ_HEADER_STRING */
+    const char *string; /* MQ_HEADER_STRING */
     int64_t integer; /* MQ_HEADER_INT */
 };
 
@@ -149,6 +149,17 @@ struct mq_message {
     const struct mq_header *headers;
     size_t header_count;
 };
+
+/* Headers of warren's envelope: x-attempt, traceparent, x-storefront. */
+#define MQ_ENVELOPE_HEADERS 3
+
+/* Completes msg as warren's envelope (SPEC.md "Messages"): the routing key
+ * is msg->type, the body JSON, persistent, the timestamp now, and the
+ * headers x-attempt 1, traceparent and x-storefront (each left out when
+ * NULL), written into headers. The caller sets exchange, type, body,
+ * message_id and correlation_id (the order id); strings stay borrowed. */
+void mq_envelope(struct mq_message *msg, struct mq_header headers[MQ_ENVELOPE_HEADERS],
+                 const char *traceparent, const char *storefront);
 
 /* ---- publisher (confirms, mandatory) ------------------------------------ */
 

@@ -1,5 +1,5 @@
-/* Message properties and headers: encodes struct mq_message into AMQP
- * basic.properties for publishing (no allocation for up to
+/* Message properties and headers: warren's envelope, encoding struct
+ * mq_message into AMQP basic.properties for publishing (no allocation for up to
  * MQ_INLINE_HEADERS headers) and copies a received envelope into a
  * struct mq_delivery held in one allocation. */
 #include "broker/internal.h"
@@ -7,6 +7,28 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* ---- warren's envelope ---------------------------------------------------- */
+
+void mq_envelope(struct mq_message *msg, struct mq_header headers[MQ_ENVELOPE_HEADERS],
+                 const char *traceparent, const char *storefront)
+{
+    size_t n = 0;
+    headers[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
+    if (traceparent)
+        headers[n++] = (struct mq_header){
+            .key = "traceparent", .kind = MQ_HEADER_STRING, .string = traceparent};
+    if (storefront)
+        headers[n++] = (struct mq_header){
+            .key = "x-storefront", .kind = MQ_HEADER_STRING, .string = storefront};
+    msg->routing_key = msg->type;
+    msg->content_type = "application/json";
+    msg->timestamp = (int64_t)time(NULL);
+    msg->persistent = true;
+    msg->headers = headers;
+    msg->header_count = n;
+}
 
 /* ---- encoding ------------------------------------------------------------ */
 

@@ -128,11 +128,11 @@ static wr_status publish_row(struct replay *r, const struct db_result *rows, siz
         if (n + 4 >= sizeof headers / sizeof headers[0] || reset_header(key))
             continue;
         if (json_is_integer(value))
-            headers[n++] = (struct mq_header){.key = (char *)key, .kind = MQ_HEADER_INT,
-                                              .integer = json_integer_value(value)};
+            headers[n++] = (struct mq_header){
+                .key = key, .kind = MQ_HEADER_INT, .integer = json_integer_value(value)};
         else if (json_is_string(value))
-            headers[n++] = (struct mq_header){.key = (char *)key, .kind = MQ_HEADER_STRING,
-                                              .string = (char *)json_string_value(value)};
+            headers[n++] = (struct mq_header){
+                .key = key, .kind = MQ_HEADER_STRING, .string = json_string_value(value)};
     }
     headers[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
     headers[n++] = (struct mq_header){.key = "x-replay-of", .kind = MQ_HEADER_STRING,

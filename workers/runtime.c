@@ -119,29 +119,16 @@ static bool stop_requested(struct worker *w)
 static wr_status publish_outbound(struct worker *w, const struct wrk_outbound *row,
                                   struct wr_error *err)
 {
-    struct mq_header headers[3];
-    size_t n = 0;
-    headers[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1};
-    if (row->traceparent)
-        headers[n++] = (struct mq_header){.key = "traceparent", .kind = MQ_HEADER_STRING,
-                                          .string = row->traceparent};
-    if (row->storefront)
-        headers[n++] = (struct mq_header){.key = "x-storefront", .kind = MQ_HEADER_STRING,
-                                          .string = row->storefront};
+    struct mq_header headers[MQ_ENVELOPE_HEADERS];
     struct mq_message msg = {
         .exchange = cfg_str(w->opt->cfg, CFG_BROKER_EXCHANGE),
-        .routing_key = row->type,
+        .type = row->type,
         .body = row->body,
         .body_len = strlen(row->body),
         .message_id = row->message_id,
         .correlation_id = row->order_id,
-        .type = row->type,
-        .content_type = "application/json",
-        .timestamp = (int64_t)time(NULL),
-        .persistent = true,
-        .headers = headers,
-        .header_count = n,
     };
+    mq_envelope(&msg, headers, row->traceparent, row->storefront);
     return mq_publish(w->publisher, &msg, NULL, err);
 }
 
@@ -176,11 +163,10 @@ static size_t failure_headers(const struct wrk_incoming *in, const char *why, bo
     }
     out[n++] = (struct mq_header){.key = "x-attempt", .kind = MQ_HEADER_INT,
                                   .integer = dead ? in->msg.attempt : in->msg.attempt + 1};
-    out[n++] = (struct mq_header){.key = "x-last-error", .kind = MQ_HEADER_STRING,
-                                  .string = (char *)why};
+    out[n++] = (struct mq_header){.key = "x-last-error", .kind = MQ_HEADER_STRING, .string = why};
     if (!mq_delivery_header(d, "x-first-error"))
-        out[n++] = (struct mq_header){.key = "x-first-error", .kind = MQ_HEADER_STRING,
-                                      .string = (char *)why};
+        out[n++] =
+            (struct mq_header){.key = "x-first-error", .kind = MQ_HEADER_STRING, .string = why};
     if (!mq_delivery_header(d, "x-first-failed-at"))
         out[n++] = (struct mq_header){.key = "x-first-failed-at", .kind = MQ_HEADER_STRING,
                                       .string = now};
@@ -191,8 +177,8 @@ static size_t failure_headers(const struct wrk_incoming *in, const char *why, bo
                                       .string = d->routing_key ? d->routing_key : ""};
     }
     if (dead) {
-        out[n++] = (struct mq_header){.key = "x-dead-reason", .kind = MQ_HEADER_STRING,
-                                      .string = (char *)why};
+        out[n++] =
+            (struct mq_header){.key = "x-dead-reason", .kind = MQ_HEADER_STRING, .string = why};
         out[n++] = (struct mq_header){.key = "x-dead-at", .kind = MQ_HEADER_STRING, .string = now};
     }
     return n;

@@ -182,8 +182,8 @@ void ts_publish(const char *exchange, const char *type, const char *order_id,
     char *text = json_dumps(body, JSON_COMPACT);
     struct mq_header headers[3] = {
         {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = 1},
-        {.key = "traceparent", .kind = MQ_HEADER_STRING, .string = (char *)traceparent},
-        {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = (char *)storefront},
+        {.key = "traceparent", .kind = MQ_HEADER_STRING, .string = traceparent},
+        {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = storefront},
     };
     struct mq_message msg = {.exchange = exchange,
                              .routing_key = type,

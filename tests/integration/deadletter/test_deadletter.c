@@ -92,15 +92,13 @@ static void publish_dead(const struct dead *d, int copies)
     struct mq_header h[] = {
         {.key = "x-attempt", .kind = MQ_HEADER_INT, .integer = d->attempts},
         {.key = "x-storefront", .kind = MQ_HEADER_STRING, .string = "shop-a"},
-        {.key = "x-last-error", .kind = MQ_HEADER_STRING, .string = (char *)d->last_error},
-        {.key = "x-first-error", .kind = MQ_HEADER_STRING, .string = (char *)d->first_error},
-        {.key = "x-first-failed-at",
-         .kind = MQ_HEADER_STRING,
-         .string = (char *)d->first_failed_at},
+        {.key = "x-last-error", .kind = MQ_HEADER_STRING, .string = d->last_error},
+        {.key = "x-first-error", .kind = MQ_HEADER_STRING, .string = d->first_error},
+        {.key = "x-first-failed-at", .kind = MQ_HEADER_STRING, .string = d->first_failed_at},
         {.key = "x-original-exchange", .kind = MQ_HEADER_STRING, .string = "orders"},
-        {.key = "x-original-routing-key", .kind = MQ_HEADER_STRING, .string = (char *)d->type},
-        {.key = "x-dead-reason", .kind = MQ_HEADER_STRING, .string = (char *)d->last_error},
-        {.key = "x-dead-at", .kind = MQ_HEADER_STRING, .string = (char *)d->dead_at},
+        {.key = "x-original-routing-key", .kind = MQ_HEADER_STRING, .string = d->type},
+        {.key = "x-dead-reason", .kind = MQ_HEADER_STRING, .string = d->last_error},
+        {.key = "x-dead-at", .kind = MQ_HEADER_STRING, .string = d->dead_at},
     };
     struct mq_message msg = {
         .exchange = world.prefix,
