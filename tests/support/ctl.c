@@ -31,7 +31,9 @@ static void exec_ctl(char *const argv[], int out_fd, int err_fd)
 
 static void run_ctl(struct ts_ctl_run *run, const char *const *args, int merged)
 {
-    char out_path[] = "/tmp/warren-ctl-XXXXXX", err_path[] = "/tmp/warren-ctl-XXXXXX";
+    char out_path[256], err_path[256];
+    ts_scratch_path("warrenctl-out-XXXXXX", out_path, sizeof out_path);
+    ts_scratch_path("warrenctl-err-XXXXXX", err_path, sizeof err_path);
     char *argv[32] = {WARRENCTL_BIN};
     size_t n = 1;
     for (; args[n - 1] && n < 31; n++)
@@ -76,13 +78,13 @@ json_t *ts_ctl_json(const char *const *args)
 pid_t ts_ctl_start(const char *const *args)
 {
     static int started;
-    char log[160], *argv[32] = {WARRENCTL_BIN};
+    char name[64], log[256], *argv[32] = {WARRENCTL_BIN};
     size_t n = 1;
     for (; args[n - 1] && n < 31; n++)
         argv[n] = (char *)args[n - 1];
     argv[n] = NULL;
-    snprintf(log, sizeof log, "/tmp/warren-it-warrenctl-%d-%d.log", (int)getpid(), ++started);
-    return ts_spawn(argv, log);
+    snprintf(name, sizeof name, "warrenctl-%d-%d.log", (int)getpid(), ++started);
+    return ts_spawn(argv, ts_scratch_path(name, log, sizeof log));
 }
 
 void ts_ctl_free(struct ts_ctl_run *run)

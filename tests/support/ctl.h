@@ -28,7 +28,7 @@ void ts_ctl_free(struct ts_ctl_run *run);
 json_t *ts_ctl_json(const char *const *args);
 
 /* Starts warrenctl with args in the background (its output goes to
- * /tmp/warren-it-warrenctl-<test pid>-<n>.log); reap it with ts_reap. */
+ * <scratch>/warrenctl-<test pid>-<n>.log); reap it with ts_reap. */
 pid_t ts_ctl_start(const char *const *args);
 
 /* `warrenctl topology apply FILE`; asserts exit 0 (with its output). */

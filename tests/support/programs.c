@@ -46,12 +46,21 @@ static void use_real_topology(void)
     unsetenv("WARREN_BROKER_EXCHANGE");
 }
 
+/* The log of the n-th worker this test started (n counts every service). */
+static const char *worker_log_path(const char *service, int n, char *out, size_t out_size)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s-worker-%d-%d.log", service, (int)getpid(), n);
+    return ts_scratch_path(name, out, out_size);
+}
+
+static int workers_started; /* by this test: numbers their logs */
+
 /* Starts warren-worker --service service [--queue queue]. */
 static pid_t start_worker(const char *service, const char *queue, const char *crash_at)
 {
-    static int started;
-    char log[160];
-    snprintf(log, sizeof log, "/tmp/warren-it-%s-%d-%d.log", service, (int)getpid(), ++started);
+    char log[256];
+    worker_log_path(service, ++workers_started, log, sizeof log);
     set_database(service);
     suppress_libesmtp_report();
     if (crash_at)
@@ -78,6 +87,18 @@ pid_t ts_worker_start(const struct ts_world *w, const char *service, const char 
 pid_t ts_worker_start_on(const char *service, const char *queue)
 {
     return start_worker(service, queue, NULL);
+}
+
+int ts_worker_logs_contain(const char *service, const char *needle)
+{
+    char path[256];
+    int found = 0;
+    for (int n = 1; n <= workers_started && !found; n++) {
+        char *text = ts_read_file(worker_log_path(service, n, path, sizeof path));
+        found = text && strstr(text, needle) != NULL;
+        free(text);
+    }
+    return found;
 }
 
 int ts_worker_stop(pid_t pid)
@@ -118,7 +139,10 @@ void ts_api_start(struct ts_api *api, const char *exchange, const char *tls_cert
     snprintf(port, sizeof port, "%d", ts_free_port());
     snprintf(api->base_url, sizeof api->base_url, "%s://localhost:%s", tls_cert ? "https" : "http",
              port);
-    snprintf(api->log, sizeof api->log, "/tmp/warren-api-test-%d.log", (int)getpid());
+    static int started;
+    char name[64];
+    snprintf(name, sizeof name, "api-%d-%d.log", (int)getpid(), ++started);
+    ts_scratch_path(name, api->log, sizeof api->log);
     setenv("WARREN_API_TLS_CERT", tls_cert ? tls_cert : "", 1);
     setenv("WARREN_API_TLS_KEY", tls_key ? tls_key : "", 1);
     set_api_environment(port, exchange);
@@ -138,13 +162,14 @@ void ts_api_wait_ready(const struct ts_api *api, int timeout_ms)
 void ts_fleet_start(struct ts_fleet *fleet, const struct ts_world *w)
 {
     static int started;
-    char port[16], ready[128];
+    char port[16], ready[128], name[64];
     snprintf(port, sizeof port, "%d", ts_free_port());
     snprintf(fleet->base_url, sizeof fleet->base_url, "http://localhost:%s", port);
-    snprintf(fleet->log, sizeof fleet->log, "/tmp/warren-fleet-test-%d-%d.log", (int)getpid(),
-             ++started);
-    snprintf(fleet->socket, sizeof fleet->socket, "/tmp/warren-fleet-test-%d-%d.sock",
-             (int)getpid(), started);
+    snprintf(name, sizeof name, "fleet-%d-%d.log", (int)getpid(), ++started);
+    ts_scratch_path(name, fleet->log, sizeof fleet->log);
+    snprintf(name, sizeof name, "fleet-%d-%d.sock", (int)getpid(), started);
+    ts_scratch_path(name, fleet->socket, sizeof fleet->socket);
+    unlink(fleet->socket); /* only the fleet started now may make it appear */
     setenv("WARREN_FLEET_CONTROL_SOCKET", fleet->socket, 1);
     setenv("WARREN_API_TLS_CERT", "", 1);
     setenv("WARREN_API_TLS_KEY", "", 1);

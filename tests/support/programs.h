@@ -18,12 +18,16 @@
  * becomes WARREN_CRASH_AT ("payment:after_charge"). Sets the service's
  * WARREN_DATABASE_*_URL and, for sanitizer builds, the libesmtp suppression
  * of tests/support/asan.supp. Its log goes to
- * /tmp/warren-it-<service>-<test pid>-<n>.log. Returns its pid. */
+ * <scratch>/<service>-worker-<test pid>-<n>.log (support.h). Returns its pid. */
 pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at);
 
 /* The same on any queue of the current world (e.g. a deadletter worker on
  * "<queue>.dead"). */
 pid_t ts_worker_start_on(const char *service, const char *queue);
+
+/* True when the log of a worker of service that this test started contains
+ * needle. */
+int ts_worker_logs_contain(const char *service, const char *needle);
 
 /* SIGTERM; returns the worker's exit status (SIGKILL after 15 s: 137). */
 int ts_worker_stop(pid_t pid);
@@ -36,7 +40,7 @@ int ts_workers_stop(pid_t *pids, size_t count);
 struct ts_api {
     pid_t pid;
     char base_url[64]; /* "http://localhost:PORT" (https with a certificate) */
-    char log[128];     /* its log file */
+    char log[256];     /* its log file */
 };
 
 /* Starts warren-api on ts_free_port() publishing to exchange, serving https
@@ -54,13 +58,13 @@ void ts_api_wait_ready(const struct ts_api *api, int timeout_ms);
 int ts_api_stop(struct ts_api *api);
 
 /* warren-fleet (WARREN_FLEET_BIN) on a world: its API on a free port with
- * the test keys, its control socket in /tmp, the world's queues and their
+ * the test keys, its control socket in the scratch folder, the world's queues and their
  * topology counts (world.h: "order:2"). */
 struct ts_fleet {
     pid_t pid;
     char base_url[64]; /* its API: "http://localhost:PORT" */
     char socket[108];  /* fleet.control_socket (WARREN_FLEET_CONTROL_SOCKET is set) */
-    char log[128];     /* its log file (and its children's) */
+    char log[256];     /* its log file (and its children's) */
 };
 
 /* Starts warren-fleet for w (its WARREN_* variables were set by

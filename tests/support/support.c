@@ -1,11 +1,12 @@
 /* The harness's base (see support.h): source-tree paths, the stack's
- * addresses from the environment, unique names, temporary files, and child
- * processes with a pid file that lets a test runner kill what a failed test
- * left running. */
+ * addresses from the environment, unique names, the scratch folder and its
+ * temporary files, and child processes with a pid file that lets a test
+ * runner kill what a failed test left running. */
 #include "tests/support/support.h"
 
 #include <check.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <uuid/uuid.h>
 
 #define PIDFILE_ENV "WARREN_TEST_PIDFILE"
+#define SCRATCH_ENV "WARREN_TEST_SCRATCH"
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -26,12 +28,50 @@ static const char *env_or(const char *name, const char *fallback)
     return value && *value ? value : fallback;
 }
 
+/* The scratch folder, made on first use (in the runner, before any test
+ * forks, when ts_run_suite runs). */
+static const char *scratch_dir(void)
+{
+    const char *dir = getenv(SCRATCH_ENV);
+    if (dir && *dir)
+        return dir;
+    char made[] = "/tmp/warren-test-XXXXXX";
+    if (!mkdtemp(made)) {
+        perror("warren tests: cannot create a scratch folder in /tmp");
+        abort();
+    }
+    setenv(SCRATCH_ENV, made, 1);
+    return getenv(SCRATCH_ENV);
+}
+
+/* Removes the scratch folder and the files in it (it has no subfolders). */
+static void remove_scratch(const char *dir)
+{
+    char path[512];
+    DIR *folder = opendir(dir);
+    for (struct dirent *entry; folder && (entry = readdir(folder));) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+            unlink(path);
+        }
+    }
+    if (folder)
+        closedir(folder);
+    rmdir(dir);
+}
+
 int ts_run_suite(Suite *suite)
 {
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", scratch_dir());
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
+    if (failed == 0)
+        remove_scratch(dir);
+    else
+        fprintf(stderr, "logs of this run's programs: %s\n", dir);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
@@ -115,9 +155,15 @@ void ts_sleep_ms(int ms)
     nanosleep(&pause, NULL);
 }
 
+const char *ts_scratch_path(const char *name, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s/%s", scratch_dir(), name);
+    return out;
+}
+
 void ts_write_temp(const char *text, const char *suffix, char *path, size_t size)
 {
-    snprintf(path, size, "/tmp/warren-test-XXXXXX%s", suffix);
+    snprintf(path, size, "%s/temp-XXXXXX%s", scratch_dir(), suffix);
     int fd = mkstemps(path, (int)strlen(suffix));
     ck_assert_msg(fd >= 0, "cannot create %s", path);
     size_t length = strlen(text);
@@ -165,6 +211,7 @@ static void track(pid_t pid)
 
 pid_t ts_spawn(char *const argv[], const char *log_path)
 {
+    unlink(log_path); /* whoever reads it sees this child's output, never older */
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -239,9 +286,8 @@ int ts_free_port(void)
 
 void ts_track_begin(void)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/warren-test-pids-%d", (int)getpid());
-    setenv(PIDFILE_ENV, path, 1);
+    char path[256];
+    setenv(PIDFILE_ENV, ts_scratch_path("pids", path, sizeof path), 1);
 }
 
 /* True when pid runs a program of ours (not a reused pid). */

@@ -11,7 +11,9 @@
 #include <sys/types.h>
 
 /* Runs every test of suite (check's fork mode, normal output) and returns
- * EXIT_SUCCESS when all passed, else EXIT_FAILURE: a test program's main. */
+ * EXIT_SUCCESS when all passed, else EXIT_FAILURE: a test program's main.
+ * Makes the scratch folder first (see ts_scratch_path); removes it when all
+ * passed, and otherwise names it on stderr, for the logs in it. */
 int ts_run_suite(Suite *suite);
 
 /* ---- paths and the stack's addresses ------------------------------------------------- */
@@ -52,7 +54,14 @@ void ts_uuid(char out[37]);
 
 void ts_sleep_ms(int ms);
 
-/* Writes text to a new file /tmp/warren-test-XXXXXX<suffix> (asserts);
+/* The path of name in this test program's scratch folder: a fresh folder
+ * /tmp/warren-test-XXXXXX (mkdtemp) shared by its forked tests
+ * (WARREN_TEST_SCRATCH). Every log, socket and file the tests write goes
+ * there, so nothing an earlier run left in /tmp can pass for this run's.
+ * Written into out; returns out. */
+const char *ts_scratch_path(const char *name, char *out, size_t out_size);
+
+/* Writes text to a new file <scratch>/temp-XXXXXX<suffix> (asserts);
  * path receives its name. The caller unlinks it. */
 void ts_write_temp(const char *text, const char *suffix, char *path, size_t size);
 
@@ -67,9 +76,9 @@ int ts_run(const char *command_line);
 /* ---- processes ------------------------------------------------------------------------- */
 
 /* Starts argv[0] with argv (NULL-terminated) as a child process whose
- * stdout and stderr go to log_path (truncated); the environment is
- * inherited. Returns its pid (aborts when fork fails) and records it for
- * ts_reap_tracked. */
+ * stdout and stderr go to log_path (removed first, so it only ever holds
+ * this child's output); the environment is inherited. Returns its pid
+ * (aborts when fork fails) and records it for ts_reap_tracked. */
 pid_t ts_spawn(char *const argv[], const char *log_path);
 
 /* Sends sig to pid and waits up to timeout_ms for it to exit; then

@@ -93,7 +93,9 @@ void ts_world_create(struct ts_world *w, const char *services, const char *const
     snprintf(w->prefix, sizeof w->prefix, "%s", ts_unique_name("it-world", prefix, sizeof prefix));
     snprintf(w->queue, sizeof w->queue, "%s-%s", w->prefix, first);
     snprintf(w->reader, sizeof w->reader, "%s-reader", w->prefix);
-    snprintf(w->topology, sizeof w->topology, "/tmp/warren-%s.yaml", w->prefix);
+    char name[80];
+    snprintf(name, sizeof name, "%s.yaml", w->prefix);
+    ts_scratch_path(name, w->topology, sizeof w->topology);
     ts_broker_wait_up();
     write_topology(w, services);
     set_environment(w);

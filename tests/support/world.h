@@ -14,7 +14,7 @@ struct ts_world {
     char prefix[64];    /* unique: also the exchange's name */
     char queue[96];     /* "<prefix>-<first service>" */
     char reader[96];    /* "<prefix>-reader": the test reads answers here */
-    char topology[160]; /* the topology file written for this world */
+    char topology[256]; /* the topology file written for this world */
 };
 
 /* Creates the world of services (one name, or several separated by

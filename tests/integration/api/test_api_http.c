@@ -471,8 +471,8 @@ END_TEST
 /* HTTPS: the same API serving a certificate from config. */
 static void setup_tls(void)
 {
-    snprintf(tls_cert, sizeof tls_cert, "/tmp/warren-api-test-%d.crt", (int)getpid());
-    snprintf(tls_key, sizeof tls_key, "/tmp/warren-api-test-%d.key", (int)getpid());
+    ts_scratch_path("api.crt", tls_cert, sizeof tls_cert);
+    ts_scratch_path("api.key", tls_key, sizeof tls_key);
     char command[512];
     snprintf(command, sizeof command,
              "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "

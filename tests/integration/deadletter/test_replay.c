@@ -65,7 +65,7 @@ static void setup(void)
     setenv("WARREN_DATABASE_DEADLETTER_URL", ts_db_url("deadletter", url, sizeof url), 1);
     /* no fleet: the API's queue report lists the world's topology, even
      * when a developer's fleet runs on the same stack */
-    snprintf(url, sizeof url, "/tmp/warren-it-no-fleet-%d.sock", (int)getpid());
+    ts_scratch_path("no-fleet.sock", url, sizeof url);
     setenv("WARREN_FLEET_CONTROL_SOCKET", url, 1);
     payment_worker = ts_worker_start(&world, "payment", NULL);
     deadletter_worker = start_deadletter_worker();

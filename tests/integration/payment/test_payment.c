@@ -7,7 +7,6 @@
  * the gateway answered, and a rejected API key (dead-lettered at once, the
  * key never in the log). */
 #include <check.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,26 +231,6 @@ START_TEST(killed_after_charge_charges_once)
 }
 END_TEST
 
-/* True when any log of this test's payment workers contains needle. */
-static int worker_logs_contain(const char *needle)
-{
-    char pattern[128], line[4096];
-    int found = 0;
-    glob_t logs;
-    snprintf(pattern, sizeof pattern, "/tmp/warren-it-payment-%d-*.log", (int)getpid());
-    if (glob(pattern, 0, NULL, &logs) != 0)
-        return 0;
-    for (size_t i = 0; i < logs.gl_pathc && !found; i++) {
-        FILE *file = fopen(logs.gl_pathv[i], "r");
-        while (file && !found && fgets(line, sizeof line, file))
-            found = strstr(line, needle) != NULL;
-        if (file)
-            fclose(file);
-    }
-    globfree(&logs);
-    return found;
-}
-
 START_TEST(rejected_api_key_is_dead_lettered_and_never_logged)
 {
     static const char secret[] = "sk_test_wrong_and_secret_123";
@@ -266,8 +245,8 @@ START_TEST(rejected_api_key_is_dead_lettered_and_never_logged)
     ck_assert_int_eq(count_answers("payment.failed", order_id, 0, 0, 500), 0);
     ck_assert_int_eq(stat_of("charges"), 0);
     stop_worker(worker);
-    ck_assert(worker_logs_contain("HTTP 401"));
-    ck_assert(!worker_logs_contain(secret));
+    ck_assert(ts_worker_logs_contain("payment", "HTTP 401"));
+    ck_assert(!ts_worker_logs_contain("payment", secret));
 }
 END_TEST
 
