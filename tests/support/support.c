@@ -276,11 +276,20 @@ static int port_is_free(int port)
 
 int ts_free_port(void)
 {
-    int first = 20000 + (int)(getpid() % 12000);
-    for (int port = first; port < first + 500 && port < 32768; port++)
+    enum { FIRST = 20000, SPAN = 12000 };
+    static pid_t owner;
+    static int next; /* where this process looks next: it never hands out a port twice */
+    if (owner != getpid()) {
+        owner = getpid();
+        next = FIRST + (int)(((long)owner * 131) % SPAN);
+    }
+    for (int tried = 0; tried < 500; tried++) {
+        int port = next;
+        next = next + 1 < FIRST + SPAN ? next + 1 : FIRST;
         if (port_is_free(port))
             return port;
-    ck_abort_msg("no free port from %d", first);
+    }
+    ck_abort_msg("no free port near %d", next);
     return 0;
 }
 

@@ -93,9 +93,12 @@ int ts_reap(pid_t pid, int timeout_ms);
  * status, or -1 on timeout. */
 int ts_wait_exit(pid_t pid, int timeout_ms);
 
-/* A TCP port for a server started by a test: the first one free on
- * 127.0.0.1 from 20000 + pid % 12000 upwards, below the kernel's ephemeral
- * range (32768 and up), so no outgoing connection holds it by chance.
+/* A TCP port for a server started by a test: the next one free on
+ * 127.0.0.1 in 20000-31999, below the kernel's ephemeral range (32768 and
+ * up), so no outgoing connection holds it by chance. Each process starts
+ * at 20000 + (pid * 131) % 12000, so tests with neighbouring pids (check
+ * forks one per test, ctest runs two programs at once) look far apart, and
+ * never hands out the same port twice, even before its server binds it.
  * Asserts one was found. */
 int ts_free_port(void);
 
