@@ -20,20 +20,16 @@ Control (for tests):
      gateway: the charge happens even though the client gave up).
   GET  /_stats  {"requests", "charges", "declines", "replays", "intents": [...]}
   POST /_reset  forgets everything.
-PORT 0 picks a free port; the first line on stderr says which
-("listening on 127.0.0.1:PORT"). It listens on 127.0.0.1 unless the
-environment variable STUB_ADDRESS says otherwise (0.0.0.0 in a container:
-docker-compose.yml). Exits 0 on SIGTERM.
+PORT 0 picks a free port and says which on stderr's first line; the
+address (STUB_ADDRESS), SIGTERM, /_control and /_reset are stub_server.py's,
+shared with sms_gateway.py.
 """
-import json
-import os
-import signal
-import socket
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from stub_server import StubHandler, StubState, serve  # noqa: E402
 
 DECLINING_TOKENS = {
     "pm_card_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
@@ -45,30 +41,20 @@ DECLINING_TOKENS = {
 REQUIRED = ("amount", "currency", "payment_method")
 
 
-class Gateway:
-    """All state, behind one lock."""
+class Gateway(StubState):
+    """All state, behind one lock (StubState's)."""
 
     def __init__(self, api_key):
         self.api_key = api_key
-        self.lock = threading.Lock()
-        self.reset()
+        super().__init__("approve")
 
     def reset(self):
-        self.mode, self.times, self.delay = "approve", None, 5.0
+        super().reset()
         self.requests = self.charges = self.declines = self.replays = 0
         self.stored = {}  # idempotency key -> (params, status, body)
         self.in_flight = set()
         self.intents = []
         self.counter = 0
-
-    def take_mode(self):
-        """The mode for this request (counts down `times`)."""
-        mode = self.mode
-        if self.times is not None:
-            self.times -= 1
-            if self.times <= 0:
-                self.mode, self.times = "approve", None
-        return mode
 
 
 def error_body(kind, code, message, **extra):
@@ -77,61 +63,30 @@ def error_body(kind, code, message, **extra):
     return {"error": error}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def setup(self):
-        # headers and body go out in separate writes: without TCP_NODELAY a
-        # keep-alive client waits for its delayed ACK (40 ms) on every answer
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    protocol_version = "HTTP/1.1"
+class Handler(StubHandler):
     server_version = "stub-payment-gateway/1"
+    log_prefix = "payment-stub"
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("payment-stub: " + (fmt % args) + "\n")
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length).decode("utf-8", "replace")
-
-    # ---- control -----------------------------------------------------------
+    def not_found(self):
+        self.reply(404, error_body("invalid_request_error", "resource_missing",
+                                   "Unrecognized request URL"))
 
     def do_GET(self):
-        gw = self.server.gateway
+        gw = self.server.state
         if self.path != "/_stats":
-            return self.reply(404, error_body("invalid_request_error", "resource_missing",
-                                              "Unrecognized request URL"))
+            return self.not_found()
         with gw.lock:
             self.reply(200, {"requests": gw.requests, "charges": gw.charges,
                              "declines": gw.declines, "replays": gw.replays,
                              "mode": gw.mode, "intents": gw.intents})
 
     def do_POST(self):
-        gw = self.server.gateway
         body = self.read_body()
-        if self.path == "/_control":
-            command = json.loads(body or "{}")
-            with gw.lock:
-                gw.mode = command.get("mode", "approve")
-                gw.times = command.get("times")
-                gw.delay = float(command.get("delay", 5))
-            return self.reply(200, {"mode": gw.mode})
-        if self.path == "/_reset":
-            with gw.lock:
-                gw.reset()
-            return self.reply(200, {})
+        if self.handle_control(body):
+            return
         if self.path != "/v1/payment_intents":
-            return self.reply(404, error_body("invalid_request_error", "resource_missing",
-                                              "Unrecognized request URL"))
-        self.charge(gw, body)
+            return self.not_found()
+        self.charge(self.server.state, body)
 
     # ---- the Stripe endpoint -------------------------------------------------
 
@@ -216,23 +171,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: payment_gateway.py PORT [API_KEY]")
-    address = os.environ.get("STUB_ADDRESS", "127.0.0.1")
-    server = ThreadingHTTPServer((address, int(sys.argv[1])), Handler)
-    server.daemon_threads = True
-    server.gateway = Gateway(sys.argv[2] if len(sys.argv) > 2 else "sk_test_local")
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    # port 0 picks a free port: say which, for whoever started us
-    sys.stderr.write("listening on %s:%d\n" % (address, server.server_address[1]))
-    sys.stderr.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
+    serve(Handler, Gateway(sys.argv[2] if len(sys.argv) > 2 else "sk_test_local"),
+          int(sys.argv[1]))
 
 
 if __name__ == "__main__":

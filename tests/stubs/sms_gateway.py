@@ -16,46 +16,33 @@ Control (for tests):
   GET  /_messages   every accepted message: [{"sid", "to", "from", "body"}]
   GET  /_stats      {"requests", "messages", "mode"}
   POST /_reset      forgets everything.
-PORT 0 picks a free port; the first line on stderr says which
-("listening on 127.0.0.1:PORT"). It listens on 127.0.0.1 unless the
-environment variable STUB_ADDRESS says otherwise (0.0.0.0 in a container:
-docker-compose.yml). Exits 0 on SIGTERM.
+PORT 0 picks a free port and says which on stderr's first line; the
+address (STUB_ADDRESS), SIGTERM, /_control and /_reset are stub_server.py's,
+shared with payment_gateway.py.
 """
 import base64
-import json
-import os
 import re
-import signal
-import socket
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from stub_server import StubHandler, StubState, serve  # noqa: E402
 
 E164 = re.compile(r"^\+[0-9]{8,15}$")
 
 
-class Gateway:
-    """All state, behind one lock."""
+class Gateway(StubState):
+    """All state, behind one lock (StubState's)."""
 
     def __init__(self, sid, token):
         self.sid, self.token = sid, token
-        self.lock = threading.Lock()
-        self.reset()
+        super().__init__("ok")
 
     def reset(self):
-        self.mode, self.times, self.delay = "ok", None, 5.0
+        super().reset()
         self.requests = 0
         self.messages = []
-
-    def take_mode(self):
-        mode = self.mode
-        if self.times is not None:
-            self.times -= 1
-            if self.times <= 0:
-                self.mode, self.times = "ok", None
-        return mode
 
 
 def twilio_error(status, code, message):
@@ -63,58 +50,30 @@ def twilio_error(status, code, message):
             "more_info": "https://www.twilio.com/docs/errors/%d" % code}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def setup(self):
-        # headers and body go out in separate writes: without TCP_NODELAY a
-        # keep-alive client waits for its delayed ACK (40 ms) on every answer
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    protocol_version = "HTTP/1.1"
+class Handler(StubHandler):
     server_version = "stub-sms-gateway/1"
+    log_prefix = "sms-stub"
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("sms-stub: " + (fmt % args) + "\n")
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length).decode("utf-8", "replace")
+    def not_found(self):
+        self.reply(404, twilio_error(404, 20404, "The requested resource was not found"))
 
     def do_GET(self):
-        gw = self.server.gateway
+        gw = self.server.state
         with gw.lock:
             if self.path == "/_messages":
                 return self.reply(200, gw.messages)
             if self.path == "/_stats":
                 return self.reply(200, {"requests": gw.requests, "messages": len(gw.messages),
                                         "mode": gw.mode})
-        self.reply(404, twilio_error(404, 20404, "The requested resource was not found"))
+        self.not_found()
 
     def do_POST(self):
-        gw = self.server.gateway
         body = self.read_body()
-        if self.path == "/_control":
-            command = json.loads(body or "{}")
-            with gw.lock:
-                gw.mode = command.get("mode", "ok")
-                gw.times = command.get("times")
-                gw.delay = float(command.get("delay", 5))
-            return self.reply(200, {"mode": gw.mode})
-        if self.path == "/_reset":
-            with gw.lock:
-                gw.reset()
-            return self.reply(200, {})
+        if self.handle_control(body):
+            return
+        gw = self.server.state
         if self.path != "/2010-04-01/Accounts/%s/Messages.json" % gw.sid:
-            return self.reply(404, twilio_error(404, 20404,
-                                                "The requested resource was not found"))
+            return self.not_found()
         self.send_message(gw, body)
 
     def authorized(self, gw):
@@ -156,24 +115,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: sms_gateway.py PORT [ACCOUNT_SID [AUTH_TOKEN]]")
-    address = os.environ.get("STUB_ADDRESS", "127.0.0.1")
-    server = ThreadingHTTPServer((address, int(sys.argv[1])), Handler)
-    server.daemon_threads = True
-    server.gateway = Gateway(sys.argv[2] if len(sys.argv) > 2 else "ACwarrenlocal",
-                             sys.argv[3] if len(sys.argv) > 3 else "local_token")
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    # port 0 picks a free port: say which, for whoever started us
-    sys.stderr.write("listening on %s:%d\n" % (address, server.server_address[1]))
-    sys.stderr.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
+    serve(Handler,
+          Gateway(sys.argv[2] if len(sys.argv) > 2 else "ACwarrenlocal",
+                  sys.argv[3] if len(sys.argv) > 3 else "local_token"),
+          int(sys.argv[1]))
 
 
 if __name__ == "__main__":
