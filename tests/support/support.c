@@ -44,20 +44,44 @@ static const char *scratch_dir(void)
     return getenv(SCRATCH_ENV);
 }
 
-/* Removes the scratch folder and the files in it (it has no subfolders). */
-static void remove_scratch(const char *dir)
+/* Calls visit(path) for every file in the scratch folder dir, in name
+ * order (it has no subfolders, and no names of ours start with a dot). */
+static void each_scratch_file(const char *dir, void (*visit)(const char *path))
 {
     char path[512];
-    DIR *folder = opendir(dir);
-    for (struct dirent *entry; folder && (entry = readdir(folder));) {
-        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-            snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-            unlink(path);
+    struct dirent **entries = NULL;
+    int count = scandir(dir, &entries, NULL, alphasort);
+    for (int i = 0; i < count; i++) {
+        if (entries[i]->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", dir, entries[i]->d_name);
+            visit(path);
         }
+        free(entries[i]);
     }
-    if (folder)
-        closedir(folder);
-    rmdir(dir);
+    free(entries);
+}
+
+static void remove_file(const char *path)
+{
+    unlink(path);
+}
+
+/* Prints the last lines of path when it is a program's log, so that a
+ * failed test's output (all CI keeps) shows what its programs said last. */
+static void print_log_tail(const char *path)
+{
+    enum { LINES = 10 };
+    size_t length = strlen(path);
+    char *text = length > 4 && strcmp(path + length - 4, ".log") == 0 ? ts_read_file(path) : NULL;
+    if (text && *text) {
+        size_t end = strlen(text), at = end - (text[end - 1] == '\n');
+        int lines = 0;
+        while (at > 0 && !(text[at - 1] == '\n' && ++lines == LINES))
+            at--;
+        fprintf(stderr, "---- %s%s:\n%s%s", path, at > 0 ? ", its last lines" : "", text + at,
+                text[end - 1] == '\n' ? "" : "\n");
+    }
+    free(text);
 }
 
 int ts_run_suite(Suite *suite)
@@ -68,10 +92,13 @@ int ts_run_suite(Suite *suite)
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
-    if (failed == 0)
-        remove_scratch(dir);
-    else
+    if (failed == 0) {
+        each_scratch_file(dir, remove_file);
+        rmdir(dir);
+    } else {
         fprintf(stderr, "logs of this run's programs: %s\n", dir);
+        each_scratch_file(dir, print_log_tail);
+    }
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 

@@ -13,7 +13,8 @@
 /* Runs every test of suite (check's fork mode, normal output) and returns
  * EXIT_SUCCESS when all passed, else EXIT_FAILURE: a test program's main.
  * Makes the scratch folder first (see ts_scratch_path); removes it when all
- * passed, and otherwise names it on stderr, for the logs in it. */
+ * passed, and otherwise names it on stderr with the last lines of every log
+ * in it. */
 int ts_run_suite(Suite *suite);
 
 /* ---- paths and the stack's addresses ------------------------------------------------- */
