@@ -4,9 +4,8 @@ lock), a JSON-answering HTTP/1.1 handler with the control endpoints
 (POST /_control, POST /_reset), and the server's start and stop.
 
 A stub subclasses StubState (reset() sets its own counters and calls
-StubState.reset) and StubHandler (log_prefix, server_version, not_found(),
-and the do_GET/do_POST of its own API after handle_control), then calls
-serve(). PORT 0 picks a free port; the first line on stderr says which
+StubState.reset) and StubHandler (log_prefix, server_version, and the
+do_GET/do_POST of its own API after handle_control), then calls serve(). PORT 0 picks a free port; the first line on stderr says which
 ("listening on 127.0.0.1:PORT"). It listens on 127.0.0.1 unless the
 environment variable STUB_ADDRESS says otherwise (0.0.0.0 in a container:
 docker-compose.yml). SIGTERM stops it with exit status 0.
@@ -72,10 +71,6 @@ class StubHandler(BaseHTTPRequestHandler):
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length).decode("utf-8", "replace")
-
-    def not_found(self):
-        """The gateway's own 404 answer."""
-        self.reply(404, {"error": "not found"})
 
     def handle_control(self, body):
         """Answers POST /_control and /_reset; False for any other path."""

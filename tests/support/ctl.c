@@ -77,14 +77,12 @@ json_t *ts_ctl_json(const char *const *args)
 
 pid_t ts_ctl_start(const char *const *args)
 {
-    static int started;
-    char name[64], log[256], *argv[32] = {WARRENCTL_BIN};
+    char log[256], *argv[32] = {WARRENCTL_BIN};
     size_t n = 1;
     for (; args[n - 1] && n < 31; n++)
         argv[n] = (char *)args[n - 1];
     argv[n] = NULL;
-    snprintf(name, sizeof name, "warrenctl-%d-%d.log", (int)getpid(), ++started);
-    return ts_spawn(argv, ts_scratch_path(name, log, sizeof log));
+    return ts_spawn(argv, ts_scratch_log("warrenctl", log, sizeof log));
 }
 
 void ts_ctl_free(struct ts_ctl_run *run)

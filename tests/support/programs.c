@@ -3,6 +3,7 @@
 #include "tests/support/programs.h"
 
 #include <check.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,21 +47,12 @@ static void use_real_topology(void)
     unsetenv("WARREN_BROKER_EXCHANGE");
 }
 
-/* The log of the n-th worker this test started (n counts every service). */
-static const char *worker_log_path(const char *service, int n, char *out, size_t out_size)
-{
-    char name[96];
-    snprintf(name, sizeof name, "%s-worker-%d-%d.log", service, (int)getpid(), n);
-    return ts_scratch_path(name, out, out_size);
-}
-
-static int workers_started; /* by this test: numbers their logs */
-
 /* Starts warren-worker --service service [--queue queue]. */
 static pid_t start_worker(const char *service, const char *queue, const char *crash_at)
 {
-    char log[256];
-    worker_log_path(service, ++workers_started, log, sizeof log);
+    char program[64], log[256];
+    snprintf(program, sizeof program, "%s-worker", service);
+    ts_scratch_log(program, log, sizeof log);
     set_database(service);
     suppress_libesmtp_report();
     if (crash_at)
@@ -91,13 +83,18 @@ pid_t ts_worker_start_on(const char *service, const char *queue)
 
 int ts_worker_logs_contain(const char *service, const char *needle)
 {
-    char path[256];
+    char name[96], pattern[256];
+    glob_t logs;
     int found = 0;
-    for (int n = 1; n <= workers_started && !found; n++) {
-        char *text = ts_read_file(worker_log_path(service, n, path, sizeof path));
+    snprintf(name, sizeof name, "%s-worker-%d-*.log", service, (int)getpid()); /* start_worker's */
+    if (glob(ts_scratch_path(name, pattern, sizeof pattern), 0, NULL, &logs) != 0)
+        return 0;
+    for (size_t i = 0; i < logs.gl_pathc && !found; i++) {
+        char *text = ts_read_file(logs.gl_pathv[i]);
         found = text && strstr(text, needle) != NULL;
         free(text);
     }
+    globfree(&logs);
     return found;
 }
 
@@ -139,10 +136,7 @@ void ts_api_start(struct ts_api *api, const char *exchange, const char *tls_cert
     snprintf(port, sizeof port, "%d", ts_free_port());
     snprintf(api->base_url, sizeof api->base_url, "%s://localhost:%s", tls_cert ? "https" : "http",
              port);
-    static int started;
-    char name[64];
-    snprintf(name, sizeof name, "api-%d-%d.log", (int)getpid(), ++started);
-    ts_scratch_path(name, api->log, sizeof api->log);
+    ts_scratch_log("api", api->log, sizeof api->log);
     setenv("WARREN_API_TLS_CERT", tls_cert ? tls_cert : "", 1);
     setenv("WARREN_API_TLS_KEY", tls_key ? tls_key : "", 1);
     set_api_environment(port, exchange);
@@ -161,15 +155,13 @@ void ts_api_wait_ready(const struct ts_api *api, int timeout_ms)
 
 void ts_fleet_start(struct ts_fleet *fleet, const struct ts_world *w)
 {
-    static int started;
-    char port[16], ready[128], name[64];
+    char port[16], ready[128];
     snprintf(port, sizeof port, "%d", ts_free_port());
     snprintf(fleet->base_url, sizeof fleet->base_url, "http://localhost:%s", port);
-    snprintf(name, sizeof name, "fleet-%d-%d.log", (int)getpid(), ++started);
-    ts_scratch_path(name, fleet->log, sizeof fleet->log);
-    snprintf(name, sizeof name, "fleet-%d-%d.sock", (int)getpid(), started);
-    ts_scratch_path(name, fleet->socket, sizeof fleet->socket);
-    unlink(fleet->socket); /* only the fleet started now may make it appear */
+    ts_scratch_log("fleet", fleet->log, sizeof fleet->log);
+    /* its socket beside its log: <scratch>/fleet-<pid>-<n>.sock */
+    snprintf(fleet->socket, sizeof fleet->socket, "%.*s.sock", (int)(strlen(fleet->log) - 4),
+             fleet->log);
     setenv("WARREN_FLEET_CONTROL_SOCKET", fleet->socket, 1);
     setenv("WARREN_API_TLS_CERT", "", 1);
     setenv("WARREN_API_TLS_KEY", "", 1);

@@ -18,7 +18,8 @@
  * becomes WARREN_CRASH_AT ("payment:after_charge"). Sets the service's
  * WARREN_DATABASE_*_URL and, for sanitizer builds, the libesmtp suppression
  * of tests/support/asan.supp. Its log goes to
- * <scratch>/<service>-worker-<test pid>-<n>.log (support.h). Returns its pid. */
+ * <scratch>/<service>-worker-<test pid>-<n>.log (ts_scratch_log). Returns
+ * its pid. */
 pid_t ts_worker_start(const struct ts_world *w, const char *service, const char *crash_at);
 
 /* The same on any queue of the current world (e.g. a deadletter worker on

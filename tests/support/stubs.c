@@ -25,13 +25,11 @@ static int announced_port(const char *log)
 
 pid_t ts_stub_start(const char *script, const char *extra_arg, char *base, size_t size)
 {
-    static int started;
-    char path[512], name[96], log[256], ready[160];
+    char path[512], log[256], ready[160];
     int port = 0;
     ts_source_path("tests/stubs/", path, sizeof path);
     strncat(path, script, sizeof path - strlen(path) - 1);
-    snprintf(name, sizeof name, "%s-%d-%d.log", script, (int)getpid(), ++started);
-    ts_scratch_path(name, log, sizeof log);
+    ts_scratch_log(script, log, sizeof log);
     char *argv[] = {"/usr/bin/python3", path, "0", (char *)extra_arg, NULL};
     pid_t pid = ts_spawn(argv, log);
     for (int waited = 0; !(port = announced_port(log)) && waited < 10000; waited += 20)

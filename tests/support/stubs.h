@@ -13,7 +13,7 @@
  * one optional extra argument, waits until GET /_stats answers, writes its
  * base URL ("http://127.0.0.1:PORT") into base and returns its pid
  * (tracked; stop it with ts_stop). Its log goes to
- * <scratch>/<script>-<test pid>-<n>.log (support.h). Asserts on failure. */
+ * <scratch>/<script>-<test pid>-<n>.log (ts_scratch_log). Asserts on failure. */
 pid_t ts_stub_start(const char *script, const char *extra_arg, char *base, size_t size);
 
 /* A payment stub of the test's own, and the WARREN_* variables that point

@@ -188,6 +188,14 @@ const char *ts_scratch_path(const char *name, char *out, size_t out_size)
     return out;
 }
 
+const char *ts_scratch_log(const char *program, char *out, size_t out_size)
+{
+    char name[128];
+    size_t length = strlen(ts_unique_name(program, name, sizeof name));
+    snprintf(name + length, sizeof name - length, ".log");
+    return ts_scratch_path(name, out, out_size);
+}
+
 void ts_write_temp(const char *text, const char *suffix, char *path, size_t size)
 {
     snprintf(path, size, "%s/temp-XXXXXX%s", scratch_dir(), suffix);

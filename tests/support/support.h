@@ -62,6 +62,10 @@ void ts_sleep_ms(int ms);
  * Written into out; returns out. */
 const char *ts_scratch_path(const char *name, char *out, size_t out_size);
 
+/* A new log's path in the scratch folder: <scratch>/<program>-<pid>-<n>.log,
+ * named by ts_unique_name. Written into out; returns out. */
+const char *ts_scratch_log(const char *program, char *out, size_t out_size);
+
 /* Writes text to a new file <scratch>/temp-XXXXXX<suffix> (asserts);
  * path receives its name. The caller unlinks it. */
 void ts_write_temp(const char *text, const char *suffix, char *path, size_t size);
